@@ -1,0 +1,1 @@
+"""Shared code for every ranklake job: config, Spark, table registry, Delta IO, run records."""

