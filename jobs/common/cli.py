@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "topk": ("jobs.topk", "precompute top-K lists per user, query and item", True),
     "publish": ("jobs.publish", "load the lists into Redis under a new version, flip pointer", True),
     "serve": ("jobs.serving.app", "run the HTTP lookup service (long-running)", False),
+    "smoke": ("jobs.serving.smoke", "check the lookup service serves the new lists", True),
     "registry": ("jobs.registry", "list/show/promote/rollback models", False),
     "maintain": ("jobs.maintain", "vacuum old files and compact small files of tables", False),
     "feast": ("jobs.feast_ops", "feast apply / materialize / parity check", True),

@@ -64,7 +64,12 @@ class GenerateConf(Section):
     dirty_fraction: float = 0.02
     bot_users: int = 3
     end_date: str = "2026-11-20"  # last event date generated (inclusive)
-    chunk_rows: int = 500_000
+    chunk_rows: int = 500_000  # max events per generator task (one day x user block)
+    list_size: int = 10  # slots on a result page (a second page shows slots list_size+1..2x)
+    search_share: float = 0.6  # share of sessions that are searches (the rest browse)
+    late_fraction: float = 0.01  # clean events landing 1-3 days after date(ts)
+    odd_case_fraction: float = 0.003  # valid event types spelled " Click", "PURCHASE " ...
+    zipf_alpha: float = 0.9  # item popularity skew
 
 
 class ImportConf(Section):
@@ -72,8 +77,14 @@ class ImportConf(Section):
     catalog_columns: dict[str, str] = Field(default_factory=dict)
     judgments_columns: dict[str, str] = Field(default_factory=dict)
     event_type_map: dict[str, str] = Field(default_factory=dict)  # source value -> canonical
-    rating_purchase_threshold: float | None = None  # rating >= x -> purchase
-    timestamp_format: str | None = None
+    rating_purchase_threshold: float | None = None  # rating >= x -> purchase, below -> click
+    timestamp_format: str | None = None  # null = ISO-8601 | epoch_s | epoch_ms | epoch_us | strptime
+    default_event_type: str | None = None  # when the events file has no event type column
+    events_explode: str | None = None  # list-of-records column to explode (OTTO: events)
+    category_separator: str | None = None  # e.g. "|": "A|B|C" -> category "A/B/C" (first 3)
+    default_in_stock: bool = True  # catalog without stock information
+    session_gap_minutes: int = 30  # derive session_id: new session after this much inactivity
+    csv_delimiter: str = ","
 
 
 class ValidateConf(Section):
@@ -84,7 +95,11 @@ class ValidateConf(Section):
     min_clean_rate: float = 0.95
     volume_window_days: int = 14
     volume_k_sigma: float = 4.0
-    rule_version: str = "v1"
+    volume_min_history_days: int = 3  # fewer days of history: the volume check is skipped
+    rules_file: str | None = None  # None: conf/rules.yaml (its `version` is the rule version)
+    gx_engine: Literal["spark", "pandas", "off"] = "spark"  # pandas: on a bounded sample
+    gx_sample_rows: int = 200_000  # pandas engine only
+    gx_input_batch: bool = True  # also validate the (dirty) input batch, for Data Docs
 
 
 class FeaturesConf(Section):
@@ -97,6 +112,16 @@ class FeaturesConf(Section):
     test_days: int = 4
     psi_threshold: float = 0.25
     psi_fail: bool = False
+    psi_bins: int = 10
+    prior_ctr: float = 0.1  # prior means of the smoothed rates (strength: ctr_prior_strength)
+    prior_atc_rate: float = 0.03
+    prior_purchase_rate: float = 0.01
+    prior_cvr: float = 0.1  # purchases per click
+    min_group_size: int = 2
+    labels: Literal["interactions", "judgments"] = "interactions"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    parity_sample: int = 50
 
 
 class TrainConf(Section):
@@ -123,12 +148,21 @@ class TopkConf(Section):
     freshness_boost: float = 0.05
     freshness_days: int = 14
     exclude_bought_days: int = 30
+    history_days: int = 30  # events window for candidates; entities seen in it get lists
+    popularity_half_life_days: float = 7.0
+    trending_days: int = 7
+    recent_items_per_user: int = 20
+    top_categories: int = 3
+    session_max_items: int = 30
 
 
 class PublishConf(Section):
-    keep_versions: int = 3
-    batch_size: int = 1000
-    verify_sample: int = 100
+    keep_versions: int = Field(3, ge=1)  # versions kept for instant rollback (incl. the current)
+    batch_size: int = Field(1000, ge=1)  # SETs per pipelined round trip from each executor task
+    verify_sample: int = Field(100, ge=0)  # lists per type decoded and compared to the table
+    write_timeout_s: float = 30.0  # socket timeout of the publisher's connections (batch job)
+    lock_ttl_s: int = 3600  # publish lock expiry; a holder that died on this host is taken over
+    batch_sleep_s: float = 0.0  # test hook only: pause after every batch (kill -9 tests)
 
 
 class ServingConf(Section):
@@ -137,12 +171,17 @@ class ServingConf(Section):
     api_key: str | None = None  # from env only
     max_k: int = 50
     max_query_len: int = 200
+    max_id_len: int = 128  # user_id / item_id / excluded id length bound
+    max_exclude: int = 100  # ids in exclude=
+    redis_max_connections: int = 64
+    log_level: str = "warning"  # uvicorn
 
 
 class AirflowConf(Section):
     mode: Literal["local", "emr"] = "local"
     emr_cluster_id: str | None = None
     artifacts_s3: str | None = None
+    code_s3: str | None = None  # where `make package` uploads wheel/env/entry point (EMR steps)
 
 
 class Settings(Section):
@@ -214,7 +253,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return data

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from jobs.common.config import Settings
 
 log = get_logger("delta")
-MAX_ROWS_PER_FILE = 2_000_000
+FAULT = os.environ.get("RANKLAKE_DELTA_FAULT", "")
+MAX_ROWS_PER_FILE = int(os.environ.get("RANKLAKE_DELTA_MAX_ROWS_PER_FILE", "2000000"))
 FILE_SCHEMA = pa.schema([("path", pa.string()), ("size", pa.int64()),
                          ("partition_values", pa.string()), ("num_records", pa.int64()),
                          ("stats", pa.string())])
@@ -181,6 +182,11 @@ def _file_writer(root: str, opts: dict[str, str], data_schema: pa.Schema,
             size = fs.get_file_info(full).size
             out.append({"path": rel, "size": size, "partition_values": json.dumps(pvals),
                         "num_records": tbl.num_rows, "stats": _stats(tbl)})
+            # fault injection for the retry test: fail partition 0's first attempt after it has
+            # written a file, so the test can show those files never reach the commit
+            if (FAULT == "fail_first_attempt_after_file" and ctx is not None
+                    and ctx.partitionId() == 0 and ctx.attemptNumber() == 0):
+                raise RuntimeError("injected writer failure (RANKLAKE_DELTA_FAULT)")
 
         for batch in batches:
             if batch.num_rows == 0:
@@ -258,7 +264,65 @@ def write_table(df: DataFrame, cfg: Settings, name: str, mode: str = "overwrite"
 def write_table_result(df: DataFrame, cfg: Settings, name: str, mode: str = "overwrite",
                        partitions: dict[str, Sequence[Any]] | None = None,
                        metadata: dict[str, Any] | None = None) -> WriteResult:
-    from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
+    return stage_write(df, cfg, name, mode, partitions, metadata).commit()
+
+
+@dataclass
+class StagedWrite:
+    """Data files written by the tasks, not yet visible: ``commit()`` makes them one version."""
+
+    cfg: Settings
+    name: str
+    mode: str
+    table: Any  # DeltaTable at the read version, or None for a new table
+    schema: pa.Schema
+    part_by: list[str]
+    adds: list[Any]
+    rows: int
+    filters: list[Filter] | None
+    metadata: dict[str, Any]
+    started: float
+
+    def commit(self) -> WriteResult:
+        from deltalake.transaction import CommitProperties, create_table_with_add_actions
+
+        uri, opts = _uri(self.cfg, self.name), storage_options(self.cfg)
+        if self.table is not None and self.mode == "replace" and self.filters is None:
+            log.info("%s: nothing to replace and no rows; table unchanged", self.name)
+            return WriteResult(self.table.version(), 0, 0)
+        commit = CommitProperties(custom_metadata={"ranklake": json.dumps(self.metadata),
+                                                   "ranklake.rows": self.rows})
+        try:
+            if self.table is None:
+                create_table_with_add_actions(uri, _delta_schema(self.schema), self.adds,
+                                              mode="error", partition_by=self.part_by or None,
+                                              name=self.name, storage_options=opts or None,
+                                              commit_properties=commit)
+            else:
+                self.table.create_write_transaction(
+                    self.adds, "append" if self.mode == "append" else "overwrite",
+                    _delta_schema(self.schema), partition_by=self.part_by or None,
+                    partition_filters=self.filters, commit_properties=commit)
+        except Exception as exc:  # delta-rs raises several types for a lost race
+            text = f"{type(exc).__name__}: {exc}"
+            if any(s in text for s in ("Concurrent", "concurrent", "onflict", "already exists",
+                                       "CommitFailed", "Version mismatch", "exists")):
+                raise ConcurrentWriteError(
+                    f"table '{self.name}': another writer committed first "
+                    f"({text.splitlines()[0][:200]}); this write was not committed, rerun it"
+                ) from None
+            raise
+        version = _delta_table(uri, opts).version()
+        log.info("%s: committed version %d (%s, %d rows, %d files, %.1fs)", self.name, version,
+                 self.mode, self.rows, len(self.adds), time.monotonic() - self.started)
+        return WriteResult(version, len(self.adds), self.rows)
+
+
+def stage_write(df: DataFrame, cfg: Settings, name: str, mode: str = "overwrite",
+                partitions: dict[str, Sequence[Any]] | None = None,
+                metadata: dict[str, Any] | None = None) -> StagedWrite:
+    """Run the Spark job that writes the data files; nothing is visible until ``commit()``."""
+    from deltalake.transaction import AddAction
 
     if mode not in ("overwrite", "append", "replace"):
         raise ValueError(f"write mode must be overwrite, append or replace, not {mode!r}")
@@ -267,61 +331,35 @@ def write_table_result(df: DataFrame, cfg: Settings, name: str, mode: str = "ove
     missing = [c for c in part_by if c not in df.columns]
     if missing:
         raise DataError(f"table '{name}': partition column(s) {missing} missing from the data")
+    if mode == "replace" and not part_by:
+        raise ValueError(f"table '{name}' has no partition columns; use overwrite")
     uri, opts = _uri(cfg, name), storage_options(cfg)
     # the read version is fixed before any file is written: a commit by someone else after this
-    # point is a conflict for delta-rs to detect
-    exists = table_exists(cfg, name)
-    table = _delta_table(uri, opts) if exists else None
+    # point is a conflict for delta-rs to detect at commit time
+    table = _delta_table(uri, opts) if table_exists(cfg, name) else None
     full_schema = _utc_arrow_schema(df.schema)
     data_schema = pa.schema([f for f in full_schema if f.name not in part_by])
     if not is_remote(uri):
         os.makedirs(uri, exist_ok=True)
-    write_id = uuid.uuid4().hex[:12]
     t0 = time.monotonic()
-    files_df = df.mapInArrow(_file_writer(uri, opts, data_schema, part_by, write_id),
+    files_df = df.mapInArrow(_file_writer(uri, opts, data_schema, part_by, uuid.uuid4().hex[:12]),
                              schema="path string, size long, partition_values string, "
                                     "num_records long, stats string")
     files = files_df.collect()  # one row per data file: bounded by files, not by rows
     now_ms = int(time.time() * 1000)
     adds = [AddAction(r["path"], r["size"], json.loads(r["partition_values"]), now_ms, True,
                       r["stats"]) for r in files]
-    rows = sum(r["num_records"] for r in files)
-    commit = CommitProperties(custom_metadata={"ranklake": json.dumps(metadata or {}),
-                                               "ranklake.rows": rows})
-    filters = None
+    filters: list[Filter] | None = None
     if mode == "replace":
-        if not part_by:
-            raise ValueError(f"table '{name}' has no partition columns; use overwrite")
-        values = partitions or {c: sorted({json.loads(r["partition_values"])[c] for r in files})
-                                for c in part_by}
+        values = partitions or {c: sorted({json.loads(r["partition_values"])[c] for r in files},
+                                          key=str) for c in part_by}
         filters = [(c, "in", [_pv_string(v) for v in vals]) for c, vals in values.items()]
-        if any(not f[2] for f in filters):
-            filters = None if exists else filters
-            if exists and not adds:
-                log.info("%s: nothing to replace and no rows; table unchanged", name)
-                return WriteResult(table.version(), 0, 0)  # type: ignore[union-attr]
-    try:
-        if table is None:
-            create_table_with_add_actions(uri, _delta_schema(full_schema), adds, mode="error",
-                                          partition_by=part_by or None, name=name,
-                                          storage_options=opts or None,
-                                          commit_properties=commit)
-        else:
-            table.create_write_transaction(adds, "append" if mode == "append" else "overwrite",
-                                           _delta_schema(full_schema), partition_by=part_by or None,
-                                           partition_filters=filters, commit_properties=commit)
-    except Exception as exc:  # delta-rs raises several types for a lost race
-        text = f"{type(exc).__name__}: {exc}"
-        if any(s in text for s in ("Concurrent", "conflict", "Conflict", "already exists",
-                                   "CommitFailed", "Version mismatch")):
-            raise ConcurrentWriteError(
-                f"table '{name}': another writer committed first ({text.splitlines()[0]}); "
-                "this write was not committed, rerun it") from None
-        raise
-    version = _delta_table(uri, opts).version()
-    log.info("%s: committed version %d (%s, %d rows, %d files, %.1fs)", name, version, mode, rows,
-             len(adds), time.monotonic() - t0)
-    return WriteResult(version, len(adds), rows)
+        if table is not None and any(not f[2] for f in filters):
+            filters = None  # no partition named and no rows: nothing to replace
+        elif table is None:
+            filters = None
+    return StagedWrite(cfg, name, mode, table, full_schema, part_by, adds,
+                       sum(r["num_records"] for r in files), filters, metadata or {}, t0)
 
 
 def _delta_schema(arrow_schema: pa.Schema):
@@ -368,7 +406,7 @@ def read_table(spark: SparkSession, cfg: Settings, name: str, version: int | Non
         df = (spark.read.schema(schema).option("basePath", base)
               .option("mergeSchema", "false").parquet(*files))
     else:
-        df = _arrow_read(spark, uri, opts, schema, part_by, [(paths[i], pvals[i]) for i in keep])
+        df = _arrow_read(spark, uri, opts, schema, [(paths[i], pvals[i]) for i in keep])
     df = df.select(*[c for c in schema.fieldNames()])
     return df.select(*columns) if columns else df
 
@@ -389,7 +427,7 @@ def _match(value: Any, op: str, target: Any) -> bool:
 
 
 def _arrow_read(spark: SparkSession, uri: str, opts: dict[str, str], schema: StructType,
-                part_by: list[str], files: list[tuple[str, dict[str, Any]]]) -> DataFrame:
+                files: list[tuple[str, dict[str, Any]]]) -> DataFrame:
     """Spark reads the files with pyarrow inside tasks (e.g. S3 without hadoop-aws)."""
     arrow_schema = _utc_arrow_schema(schema)
 
@@ -423,10 +461,12 @@ def _arrow_read(spark: SparkSession, uri: str, opts: dict[str, str], schema: Str
 
 # --------------------------------------------------------------------------- maintenance
 def vacuum(cfg: Settings, name: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
-    """Delete files no version within ``retention_hours`` references (incl. orphans of killed runs)."""
+    """Delete files that no version within ``retention_hours`` references, including orphans left
+    by killed writers (``full``). The retention window also protects files a running writer has
+    staged but not yet committed, so keep it above the longest write."""
     table = _delta_table(_uri(cfg, name), storage_options(cfg))
     return list(table.vacuum(retention_hours=retention_hours, dry_run=dry_run,
-                             enforce_retention_duration=False))
+                             enforce_retention_duration=False, full=True))
 
 
 def compact(cfg: Settings, name: str, target_size: int = 128 * 1024 * 1024) -> dict[str, Any]:

@@ -29,9 +29,21 @@ BASE_CONF = {
 }
 
 
+def numpy2_compat() -> None:
+    """pyspark 3.5's pandas API (imported by ``pyspark.testing`` and some libraries) still uses
+    ``np.NaN``, removed in NumPy 2 (fixed in Spark 4). Feast and pyarrow need NumPy 2, so alias it."""
+    import numpy as np
+
+    if not hasattr(np, "NaN"):
+        np.NaN = np.nan  # type: ignore[attr-defined]
+
+
 def get_spark(cfg: Settings, app: str | None = None) -> SparkSession:
     """Return (or reuse) the SparkSession configured from ``cfg.spark``."""
     from pyspark.sql import SparkSession
+
+    numpy2_compat()
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
     # executors must run the same interpreter as the driver (the jobs venv)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -31,6 +31,8 @@ _SPECS = [
     TableSpec("judgments", "raw/judgments", (), "explicit relevance judgments (query, item, grade)"),
     TableSpec("truth_utility", "raw/truth_utility", (C.ENTITY_TYPE,),
               "synthetic data only: true utility of (entity, item) for the oracle"),
+    TableSpec("truth_dirty", "raw/truth_dirty", (),
+              "synthetic data only: every injected bad raw_events row and its reason code"),
     # validate
     TableSpec("interactions_clean", "tables/interactions_clean", (C.EVENT_DATE,)),
     TableSpec("interactions_quarantine", "tables/interactions_quarantine", (C.EVENT_DATE,)),
@@ -46,6 +48,8 @@ _SPECS = [
     TableSpec("features_user_category", "tables/features_user_category", (C.AS_OF_DATE,)),
     TableSpec("training_set", "tables/training_set", (C.RUN_DATE,)),
     TableSpec("feature_drift", "tables/feature_drift", (C.RUN_DATE,)),
+    TableSpec("features_text_idf", "tables/features_text_idf", (C.RUN_DATE,),
+              "text vocabulary + IDFs fitted on the run's training window"),
     # top-K lists (contract for downstream teams)
     TableSpec("topk_user", "tables/topk_user", (C.RUN_DATE,)),
     TableSpec("topk_query", "tables/topk_query", (C.RUN_DATE,)),

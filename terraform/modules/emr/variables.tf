@@ -125,9 +125,9 @@ variable "artifacts_read_prefixes" {
 }
 
 variable "artifacts_write_prefixes" {
-  description = "Artifacts bucket prefixes the Spark jobs may write (and read)."
+  description = "Artifacts bucket prefixes the Spark jobs may write (and read): models, reports, run records."
   type        = list(string)
-  default     = ["models/", "reports/"]
+  default     = ["models/", "reports/", "runs/"]
 }
 
 variable "redis_secret_arn" {

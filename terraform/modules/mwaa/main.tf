@@ -43,20 +43,20 @@ resource "aws_vpc_security_group_egress_rule" "https" {
 }
 
 resource "aws_mwaa_environment" "this" {
-  name                           = var.name
-  airflow_version                = var.airflow_version
-  environment_class              = var.environment_class
-  min_workers                    = var.min_workers
-  max_workers                    = var.max_workers
-  execution_role_arn             = aws_iam_role.execution.arn
-  kms_key                        = var.kms_key_arn
-  source_bucket_arn              = var.artifacts_bucket_arn
-  dag_s3_path                    = var.dag_s3_path
-  requirements_s3_path           = var.requirements_s3_path
-  requirements_s3_object_version = var.requirements_s3_object_version
-  webserver_access_mode          = "PRIVATE_ONLY"
+  name                            = var.name
+  airflow_version                 = var.airflow_version
+  environment_class               = var.environment_class
+  min_workers                     = var.min_workers
+  max_workers                     = var.max_workers
+  execution_role_arn              = aws_iam_role.execution.arn
+  kms_key                         = var.kms_key_arn
+  source_bucket_arn               = var.artifacts_bucket_arn
+  dag_s3_path                     = var.dag_s3_path
+  requirements_s3_path            = var.requirements_s3_path
+  requirements_s3_object_version  = var.requirements_s3_object_version
+  webserver_access_mode           = "PRIVATE_ONLY"
   weekly_maintenance_window_start = var.weekly_maintenance_window_start
-  airflow_configuration_options  = var.airflow_configuration_options
+  airflow_configuration_options   = var.airflow_configuration_options
 
   network_configuration {
     security_group_ids = [aws_security_group.this.id]

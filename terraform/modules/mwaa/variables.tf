@@ -68,7 +68,7 @@ variable "requirements_s3_object_version" {
 variable "artifacts_read_prefixes" {
   description = "Extra artifacts prefixes DAGs may read (e.g. reports/, models/)."
   type        = list(string)
-  default     = ["reports/", "models/", "conf/"]
+  default     = ["reports/", "models/", "conf/", "runs/"]
 }
 
 variable "emr_cluster_arn" {

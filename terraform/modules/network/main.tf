@@ -5,12 +5,18 @@
 
 data "aws_region" "current" {}
 
-data "aws_availability_zones" "available" {
+# Zones are pinned by name so the subnet layout never shifts when AWS adds an AZ.
+data "aws_availability_zones" "pinned" {
   state = "available"
+  filter {
+    name   = "zone-name"
+    values = var.availability_zones
+  }
 }
 
 locals {
-  azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  azs      = sort(data.aws_availability_zones.pinned.names)
+  az_count = length(var.availability_zones)
 }
 
 resource "aws_vpc" "this" {
@@ -27,7 +33,7 @@ resource "aws_default_security_group" "this" {
 }
 
 resource "aws_subnet" "private" {
-  count                   = var.az_count
+  count                   = local.az_count
   vpc_id                  = aws_vpc.this.id
   availability_zone       = local.azs[count.index]
   cidr_block              = cidrsubnet(var.cidr_block, 4, count.index)
@@ -46,7 +52,7 @@ resource "aws_route_table" "private" {
 }
 
 resource "aws_route_table_association" "private" {
-  count          = var.az_count
+  count          = local.az_count
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private.id
 }

@@ -8,14 +8,13 @@ variable "cidr_block" {
   type        = string
 }
 
-variable "az_count" {
-  description = "Number of availability zones / private subnets (MWAA needs at least 2)."
-  type        = number
-  default     = 2
+variable "availability_zones" {
+  description = "Availability zone names, one private subnet each (MWAA needs at least 2)."
+  type        = list(string)
 
   validation {
-    condition     = var.az_count >= 2 && var.az_count <= 6
-    error_message = "az_count must be between 2 and 6."
+    condition     = length(var.availability_zones) >= 2 && length(var.availability_zones) <= 6
+    error_message = "Give between 2 and 6 availability zones."
   }
 }
 

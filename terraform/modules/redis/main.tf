@@ -20,6 +20,7 @@ resource "aws_security_group" "redis" {
 
 # Attach this SG to the lookup service (ECS/EKS/EC2) to reach the cache.
 resource "aws_security_group" "lookup" {
+  #checkov:skip=CKV2_AWS_5:Attached by the lookup service's own deployment (output lookup_service_security_group_id), which lives outside this stack
   name        = "${var.name}-lookup-service"
   description = "Attach to the lookup service; allows it to reach the top-K cache"
   vpc_id      = var.vpc_id
@@ -77,8 +78,8 @@ resource "aws_elasticache_replication_group" "this" {
   engine_version             = var.engine_version
   node_type                  = var.node_type
   num_cache_clusters         = var.num_cache_clusters
-  automatic_failover_enabled = var.num_cache_clusters > 1
-  multi_az_enabled           = var.num_cache_clusters > 1
+  automatic_failover_enabled = true
+  multi_az_enabled           = true
   port                       = var.port
   parameter_group_name       = var.parameter_group_name
   subnet_group_name          = aws_elasticache_subnet_group.this.name

@@ -43,9 +43,14 @@ variable "node_type" {
 }
 
 variable "num_cache_clusters" {
-  description = "Number of nodes (1 primary + replicas). >1 enables Multi-AZ automatic failover."
+  description = "Number of nodes (1 primary + replicas); at least 2 for Multi-AZ automatic failover."
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.num_cache_clusters >= 2
+    error_message = "num_cache_clusters must be >= 2 (automatic failover is always on)."
+  }
 }
 
 variable "port" {
