@@ -137,6 +137,7 @@ class TrainConf(Section):
     spark_workers: int = 2
     gate_min_ndcg10: float = 0.2
     gate_max_regression: float = 0.02
+    sample_fraction: float = Field(1.0, gt=0, le=1)  # of train-split groups (whole groups)
     params: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,0 +1,210 @@
+"""BENCHMARKS.md from every results file in benchmarks/results/ (small, 1M, 10M).
+
+Cross-size figures are computed here: the P1 scaling ratio t(10M)/t(1M) (target <= 10) per stage
+and in total, and the growth of the driver's peak RSS from 1M to 10M events (it must not grow
+with the number of events: target <= 1.5x, i.e. no per-event state on the driver).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+SIZES = ("small", "1M", "10M")
+GROUPS = {"S": "Spine: data in and Delta IO", "P1": "P1 pipeline (events -> lists in Redis)",
+          "P2": "P2 training", "P3": "P3 scoring", "P4": "P4 publish", "P5": "P5 lookup",
+          "P6": "P6 Redis memory", "Q": "Quality next to speed", "X": "Across sizes"}
+
+
+EMBED = "<!-- ranklake-bench-results "
+
+
+def compact(run: dict[str, Any]) -> dict[str, Any]:
+    """What the table needs (no raw samples): embedded in BENCHMARKS.md so the figures of the
+    1M/10M runs survive in git although results/*.json are ignored, and a `make test` (small)
+    on a fresh clone regenerates the file without losing them."""
+    figs = []
+    for f in run.get("figures", []):
+        g = {k: v for k, v in f.items() if k != "extra"}
+        for part in ("value", "reference"):
+            if g.get(part):
+                g[part] = {k: v for k, v in g[part].items() if k != "samples"}
+        figs.append(g)
+    keep = ("size", "status", "error", "wall_s", "machine", "profile", "notes")
+    return {**{k: run[k] for k in keep if k in run}, "figures": figs}
+
+
+def embedded(md: Path = OUT) -> dict[str, dict[str, Any]]:
+    if not md.exists():
+        return {}
+    text = md.read_text()
+    start = text.find(EMBED)
+    if start < 0:
+        return {}
+    end = text.find(" -->", start)
+    try:
+        return json.loads(text[start + len(EMBED):end])
+    except ValueError:
+        return {}
+
+
+def load_all(results: Path = RESULTS, md: Path = OUT) -> dict[str, dict[str, Any]]:
+    """results/<size>.json of this checkout; sizes without a file keep the figures embedded in
+    the current BENCHMARKS.md."""
+    old = embedded(md)
+    out = {}
+    for size in SIZES:
+        f = results / f"{size}.json"
+        if f.exists():
+            out[size] = json.loads(f.read_text())
+        elif size in old:
+            out[size] = old[size]
+    return out
+
+
+def _fig(run: dict[str, Any], fid: str) -> dict[str, Any] | None:
+    return next((f for f in run.get("figures", []) if f["id"] == fid), None)
+
+
+def _median(f: dict[str, Any] | None) -> float | None:
+    return ((f or {}).get("value") or {}).get("median")
+
+
+def cross_size(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    a, b = runs.get("1M"), runs.get("10M")
+    if not a or not b:
+        return []
+    out = []
+    stages = ["total", "validate", "features", "train", "topk", "publish"]
+    for st in stages:
+        t1, t10 = _median(_fig(a, f"P1.{st}_s")), _median(_fig(b, f"P1.{st}_s"))
+        if t1 and t10:
+            r = round(t10 / t1, 3)
+            out.append({"id": f"X.scaling_{st}", "group": "X", "name": f"scaling t(10M)/t(1M): {st}",
+                        "unit": "x", "value": {"median": r, "repeats": 1}, "reference": None,
+                        "ratio": r, "target": {"op": "<=", "value": 10.0, "text": "<= 10"},
+                        "status": "pass" if r <= 10 else "miss", "note": f"{t1:.1f}s -> {t10:.1f}s"})
+    for st in ["generate", "validate", "features", "train", "topk", "publish"]:
+        fid = "S.generate_rss" if st == "generate" else f"P1.{st}_rss"
+        m1, m10 = _median(_fig(a, fid)), _median(_fig(b, fid))
+        if m1 and m10:
+            r = round(m10 / m1, 3)
+            out.append({"id": f"X.driver_rss_growth_{st}", "group": "X",
+                        "name": f"driver (Python) peak RSS 10M / 1M: {st}", "unit": "x",
+                        "value": {"median": r, "repeats": 1}, "reference": None, "ratio": r,
+                        "target": {"op": "<=", "value": 1.5, "text": "<= 1.5 (no growth with events)"},
+                        "status": "pass" if r <= 1.5 else "miss",
+                        "note": f"{m1:.0f} -> {m10:.0f} MiB"})
+    return out
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "-"
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def _value(v: dict[str, Any] | None) -> str:
+    if not v or v.get("median") is None:
+        return "-"
+    s = _num(v["median"])
+    n = v.get("repeats", 1)
+    if n and n > 1 and v.get("min") is not None:
+        s += f" [{_num(v['min'])}-{_num(v['max'])}] n={n}"
+    return s
+
+
+# likely cause of a missed target, found by profiling (shown next to **MISS**); keep it short
+CAUSES: dict[str, str] = {}
+
+
+def _status(f: dict[str, Any]) -> str:
+    st = f.get("status", "n.a.")
+    if st != "miss":
+        return st
+    cause = CAUSES.get(f["id"]) or f.get("extra", {}).get("cause")
+    return "**MISS**" + (f": {_esc(cause)}" if cause else "")
+
+
+def _esc(s: str) -> str:
+    return (s or "").replace("|", "\\|").replace("\n", " ")
+
+
+def table(figs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    lines = ["| figure | size | ours (median [min-max] n) | raw reference | ratio | target | status | "
+             "notes |", "|---|---|---|---|---|---|---|---|"]
+    for size, f in figs:
+        ref = f.get("reference") or {}
+        ref_s = f"{_value(ref)} ({_esc(ref['name'])})" if ref.get("name") else "-"
+        tgt = (f.get("target") or {}).get("text") or "-"
+        ratio = "-" if f.get("ratio") is None else _num(f["ratio"])
+        lines.append(f"| {_esc(f['name'])} [{f['unit']}] | {size} | {_value(f.get('value'))} | "
+                     f"{ref_s} | {ratio} | {_esc(tgt)} | {_status(f)} | {_esc(f.get('note', ''))} |")
+    return lines
+
+
+def render(runs: dict[str, dict[str, Any]]) -> str:
+    lines = ["# ranklake benchmarks", "",
+             "Generated by `make bench SIZE=small|1M|10M` (`benchmarks/run.py`) from "
+             "`benchmarks/results/<size>.json`; do not edit by hand. Every figure that has a raw "
+             "reference was measured in the same run on the same data (ratio = ours / raw). "
+             "`small` is a smoke run (CI, `make test`): its figures are not meaningful against "
+             "the targets, which are meant for 1M/10M. **MISS** = target not met; the notes say why "
+             "where known.", "",
+             "How to run: `make bench SIZE=small` (~20k events, smoke), `make bench SIZE=1M`, "
+             "`make bench SIZE=10M`; `.venv/bin/python -m benchmarks.run --size 1M --only P3,P5 "
+             "--reuse` re-measures some groups on the lake of an earlier run (lakes live in "
+             "`$RANKLAKE_BENCH_HOME/<size>`, default `/tmp/ranklake-bench`). Absolute times depend on "
+             "the machine's load (recorded below); the CPU seconds in the P1 notes drift less.", ""]
+    if not runs:
+        lines.append("No results yet: run `make bench SIZE=small`.")
+        return "\n".join(lines) + "\n"
+    lines += ["## Machines and runs", "",
+              "| size | date (UTC) | status | wall | CPU | cores | RAM | load avg (1/5/15) at start | "
+              "python / pyspark / lightgbm / duckdb | java |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for size, run in runs.items():
+        m = run.get("machine", {})
+        lines.append(f"| {size} | {m.get('date', '?')} | {run.get('status', '?')} | "
+                     f"{run.get('wall_s', 0):.0f}s | {_esc(m.get('cpu_model', '?'))} | {m.get('cores')} | "
+                     f"{m.get('ram_gib')} GiB | {m.get('load_avg_1_5_15')} | {m.get('python')} / "
+                     f"{m.get('pyspark')} / {m.get('lightgbm')} / {m.get('duckdb')} | "
+                     f"{_esc(m.get('java', ''))} |")
+    failed = [(s, r) for s, r in runs.items() if r.get("status") != "ok"]
+    for size, run in failed:
+        lines += ["", f"**{size} run did not finish:** {_esc(run.get('error', ''))}"]
+    extra = {"X": [("1M->10M", f) for f in cross_size(runs)]}
+    for g, title in GROUPS.items():
+        figs = extra.get(g) or [(size, f) for size, run in runs.items()
+                                for f in run.get("figures", []) if f["group"] == g]
+        if not figs:
+            continue
+        first: dict[str, int] = {}
+        for i, (_, f) in enumerate(figs):  # measurement order, each figure's sizes together
+            first.setdefault(f["id"], i)
+        figs.sort(key=lambda sf: (first[sf[1]["id"]], SIZES.index(sf[0]) if sf[0] in SIZES else 9))
+        lines += ["", f"## {title}", "", *table(figs)]
+    notes = [(s, r.get("notes", [])) for s, r in runs.items() if r.get("notes")]
+    if notes:
+        lines += ["", "## Notes", ""]
+        for size, ns in notes:
+            lines += [f"- {size}: {_esc(n)}" for n in ns]
+    blob = json.dumps({s: compact(r) for s, r in runs.items()}, separators=(",", ":"), default=str)
+    lines += ["", EMBED + blob.replace("-->", "--\\u003e") + " -->"]
+    return "\n".join(lines) + "\n"
+
+
+def write(results: Path = RESULTS, out: Path = OUT) -> Path:
+    out.write_text(render(load_all(results, out)))
+    return out
+
+
+if __name__ == "__main__":
+    print(write())

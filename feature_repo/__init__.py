@@ -1,0 +1,1 @@
+"""Feast repository of ranklake's feature tables (entities, sources, views, services)."""

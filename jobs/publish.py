@@ -1,0 +1,273 @@
+"""Publish the top-K lists of one run date to Redis under a new version, then flip the pointer.
+
+Reads (run_date = D): topk_user, topk_query, topk_item, topk_fallback; catalog_clean (snapshot).
+Writes Redis only (key layout in jobs/serving/keys.py, value codec in jobs/serving/codec.py):
+version ``<D:%Y%m%d>-<6 hex attempt id>``; every list is one packed STRING; plus the in-stock SET,
+item -> category and category-leaf HASHes and the version metadata.
+
+Steps: take the publish lock -> unlink partial keys of earlier killed/failed publishes -> check the
+tables (nulls, ranks 1..n, duplicate entities: DataError) -> register the version -> Spark
+executors write the lists and the catalog in parallel (``mapInArrow``, pipelined batches of
+``publish.batch_size``) -> verify: keys counted by SCAN per list type == table rows, executor
+reports == table rows, a sample of ``publish.verify_sample`` lists per type decoded and compared
+to the table -> mark ready -> flip the pointer (one Lua script) -> unlink versions beyond the last
+``publish.keep_versions``. Killed at any point before the flip, readers keep the old version.
+
+    ranklake publish --env local --run-date 2026-11-20
+    ranklake publish --env local --run-date 2026-11-20 --rollback   # previous version, instantly
+    spark-submit jobs/main.py publish --env emr --run-date 2026-11-20
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import secrets
+import sys
+import time
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from jobs.common import columns as C
+from jobs.common.cli import JobContext, run_module
+from jobs.common.delta import read_table, table_exists, table_version
+from jobs.common.errors import CheckFailed, DataError
+from jobs.serving import codec, versions
+from jobs.serving import keys as K
+from jobs.serving.redis_conn import client, params_from_config
+from jobs.serving.writer import STATS_DDL, catalog_writer, category_leaves, list_writer
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+LIST_TABLES = {"user": "topk_user", "query": "topk_query", "item": "topk_item",
+               "fallback": "topk_fallback"}
+KIND = "kind"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rollback", action="store_true",
+                   help="flip the pointer back to the previous published version and exit")
+
+
+# --------------------------------------------------------------------------- transforms
+def union_lists(frames: dict[str, DataFrame]) -> DataFrame:
+    """One frame of every list to publish: kind, entity_id, items, source, model_version."""
+    from pyspark.sql import functions as F
+
+    out = None
+    for kind, df in frames.items():
+        part = df.withColumn(KIND, F.lit(kind))
+        out = part if out is None else out.unionByName(part)
+    return out.select(KIND, C.ENTITY_ID, C.ITEMS, C.SOURCE, C.MODEL_VERSION)
+
+
+def list_stats(lists: DataFrame) -> DataFrame:
+    """Per kind: rows, distinct entities, bad rows by reason, longest list, model versions."""
+    from pyspark.sql import functions as F
+
+    bad_item = F.exists(C.ITEMS, lambda x: x[C.ITEM_ID].isNull() | (x[C.ITEM_ID] == "")
+                        | (F.instr(x[C.ITEM_ID], "\x1f") > 0) | x[C.SCORE].isNull() | F.isnan(x[C.SCORE]))
+    ranks_ok = F.transform(C.ITEMS, lambda x: x[C.RANK]) == F.sequence(F.lit(1), F.size(C.ITEMS))
+    n = F.size(C.ITEMS)
+    return (lists.groupBy(KIND)
+            .agg(F.count(F.lit(1)).alias("rows"),
+                 F.countDistinct(C.ENTITY_ID).alias("entities"),
+                 F.sum(F.col(C.ENTITY_ID).isNull().cast("int")).alias("null_entity"),
+                 F.sum(F.col(C.ITEMS).isNull().cast("int")).alias("null_items"),
+                 F.sum(F.when(n > 0, bad_item.cast("int")).otherwise(0)).alias("bad_items"),
+                 F.sum(F.when(n > 0, (~ranks_ok).cast("int")).otherwise(0)).alias("bad_ranks"),
+                 F.sum((~F.col(C.SOURCE).isin(*C.LIST_SOURCES)).cast("int")).alias("bad_source"),
+                 F.sum((n == 0).cast("int")).alias("empty"),
+                 F.max(n).alias("max_len"),
+                 F.sort_array(F.collect_set(C.MODEL_VERSION)).alias("model_versions"),
+                 # bounded: one fallback list per category
+                 F.collect_set(F.when(F.col(KIND) == "fallback", F.col(C.ENTITY_ID))).alias("fb_ids"))
+            .select(KIND, "rows", "entities", "null_entity", "null_items", "bad_items", "bad_ranks",
+                    "bad_source", "empty", "max_len", "model_versions", "fb_ids"))
+
+
+def sample_lists(lists: DataFrame, rows: dict[str, int], per_kind: int, seed: str) -> DataFrame:
+    """About ``per_kind`` non-empty lists per kind, chosen by hash (filter first: cheap at scale)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    mod = F.lit(1)
+    for kind, n in rows.items():
+        mod = F.when(F.col(KIND) == kind, F.lit(max(1, n // max(1, 2 * per_kind)))).otherwise(mod)
+    h = F.xxhash64(C.ENTITY_ID, F.lit(seed))
+    w = Window.partitionBy(KIND).orderBy(h, C.ENTITY_ID)
+    return (lists.where((F.size(C.ITEMS) > 0) & (F.pmod(h, mod.cast("long")) == 0))
+            .withColumn("_n", F.row_number().over(w)).where(F.col("_n") <= per_kind)
+            .select(KIND, C.ENTITY_ID, C.ITEMS, C.SOURCE))
+
+
+# --------------------------------------------------------------------------- checks
+def check_stats(stats: list[dict[str, Any]], run_date: date) -> None:
+    problems = []
+    for s in stats:
+        for reason in ("null_entity", "null_items", "bad_items", "bad_ranks", "bad_source"):
+            if s[reason]:
+                problems.append(f"{LIST_TABLES[s[KIND]]}: {s[reason]} rows with {reason}")
+        dup = s["rows"] - s["null_entity"] - s["entities"]
+        if dup:
+            problems.append(f"{LIST_TABLES[s[KIND]]}: {dup} duplicate entity_id rows")
+    if problems:
+        raise DataError(f"run date {run_date}: cannot publish: " + "; ".join(problems))
+    by = {s[KIND]: s for s in stats}
+    if not any(by.get(k, {}).get("rows") for k in ("user", "query", "item")):
+        raise DataError(f"run date {run_date}: topk_user/query/item have no lists; run topk first")
+
+
+def verify_sample(r: Any, version: str, sample: list[Any]) -> int:
+    """Decode each sampled list from Redis and compare it to the table row; return how many."""
+    keys = [K.list_key(version, row[KIND], row[C.ENTITY_ID]) for row in sample]
+    blobs = r.mget(keys) if keys else []
+    bad = []
+    for row, key, blob in zip(sample, keys, blobs):
+        if blob is None:
+            bad.append(f"{key}: missing")
+            continue
+        source, ids, scores = codec.decode(blob)
+        want = sorted(row[C.ITEMS], key=lambda x: x[C.RANK])
+        if (source != row[C.SOURCE] or ids != [x[C.ITEM_ID] for x in want]
+                or not all(math.isclose(a, x[C.SCORE], rel_tol=1e-6, abs_tol=1e-30)
+                           for a, x in zip(scores, want))):
+            bad.append(f"{key}: differs from the table")
+    if bad:
+        raise CheckFailed(f"publish {version}: {len(bad)}/{len(sample)} sampled lists wrong: {bad[:3]}")
+    return len(sample)
+
+
+# --------------------------------------------------------------------------- run
+def run(ctx: JobContext) -> None:
+    cfg, rec, conf = ctx.cfg, ctx.rec, ctx.cfg.publish
+    params = params_from_config(cfg).with_timeout(conf.write_timeout_s)
+    r = client(params)
+    if ctx.args.rollback:
+        cur, prev = versions.rollback(r)
+        rec.info.update(rolled_back_from=cur, current=prev)
+        rec.count("current_version", prev)
+        print(f"rolled back: {cur or '(none)'} -> {prev}")
+        return
+    run_date: date = ctx.run_date
+    version = K.new_version(run_date, secrets.token_hex(3))
+    rec.count("version", version)
+    token = versions.acquire_lock(r, version, conf.lock_ttl_s)
+    flipped = False
+    try:
+        with rec.stage("cleanup_partial"):
+            rec.count("partial_versions_removed", len(versions.cleanup(r)))
+        with rec.stage("read"):
+            lists, catalog, inputs = _read_inputs(ctx, run_date)
+            stats = [row.asDict() for row in list_stats(lists).collect()]
+            check_stats(stats, run_date)
+        by = {s[KIND]: s for s in stats}
+        expected = {k: by[k]["rows"] - by[k]["empty"] if k in by else 0 for k in LIST_TABLES}
+        versions.register(r, version, {"run_date": run_date.isoformat(), "inputs": inputs})
+        r.sadd(K.instock_key(version), K.INSTOCK_SENTINEL)
+        with rec.stage("write"):
+            reported = _write(lists, catalog, params, version, conf)
+            rec.info["write"] = reported
+            versions.refresh_lock(r, token, conf.lock_ttl_s)
+            fb_cats = by.get("fallback", {}).get("fb_ids") or []
+            leaves = category_leaves([c for c in fb_cats if c != "global"])
+            if leaves:
+                r.hset(K.catleaf_key(version), mapping=leaves)
+        with rec.stage("verify"):
+            counted = versions.count_keys(r, version)
+            _reconcile(expected, reported, counted, catalog, r, version)
+            sample = sample_lists(lists, expected, conf.verify_sample, version).collect()
+            rec.count("verified_sample", verify_sample(r, version, sample))
+        if "global" not in fb_cats:
+            raise DataError(f"topk_fallback for {run_date} has no 'global' list")
+        now = datetime.now(timezone.utc)
+        versions.mark_ready(r, version, {
+            "published_at": now.isoformat(timespec="seconds"), "published_at_epoch": str(now.timestamp()),
+            "counts": expected, "k": {k: by[k]["max_len"] or 0 for k in by},
+            "model_versions": {k: ",".join(by[k]["model_versions"]) for k in by}})
+        versions.refresh_lock(r, token, conf.lock_ttl_s)
+        with rec.stage("flip"):
+            previous = versions.flip(r, version, conf.keep_versions)
+            flipped = True
+        with rec.stage("cleanup_old"):
+            removed = versions.cleanup(r)
+        rec.info.update(previous_version=previous, removed_versions=sorted(removed),
+                        history=versions.history(r))
+        for kind, n in expected.items():
+            rec.count(f"lists_{kind}", n)
+        print(f"published {version} (previous {previous or '(none)'})")
+    except BaseException:
+        if not flipped:  # best effort; the next publish's cleanup catches what is left
+            try:
+                versions.unlink_version(r, version)
+            except Exception:  # noqa: S110 - the original error matters more
+                pass
+        raise
+    finally:
+        versions.release_lock(r, token)
+        r.close()
+
+
+def _read_inputs(ctx: JobContext, run_date: date) -> tuple[DataFrame, DataFrame, dict[str, Any]]:
+    cfg, spark = ctx.cfg, ctx.spark
+    frames, inputs = {}, {}
+    for kind, table in LIST_TABLES.items():
+        if not table_exists(cfg, table):
+            raise DataError(f"table '{table}' does not exist; run `ranklake topk` first")
+        v = table_version(cfg, table)
+        ctx.rec.read(table, v)
+        inputs[table] = v
+        frames[kind] = read_table(spark, cfg, table, version=v, filters=[(C.RUN_DATE, "=", run_date)])
+    if not table_exists(cfg, "catalog_clean"):
+        raise DataError("table 'catalog_clean' does not exist; run `ranklake validate` first")
+    v = table_version(cfg, "catalog_clean")
+    ctx.rec.read("catalog_clean", v)
+    inputs["catalog_clean"] = v
+    catalog = read_table(spark, cfg, "catalog_clean", version=v,
+                         columns=[C.ITEM_ID, C.CATEGORY, C.IN_STOCK])
+    return union_lists(frames), catalog, inputs
+
+
+def _write(lists: DataFrame, catalog: DataFrame, params: Any, version: str, conf: Any) -> dict[str, Any]:
+    t0 = time.monotonic()
+    # Redis is single-threaded: more concurrent writers than cores buys nothing, fewer tasks less
+    # overhead (small inputs arrive as one file per table)
+    cores = lists.sparkSession.sparkContext.defaultParallelism
+    lists, catalog = (df.coalesce(cores) if df.rdd.getNumPartitions() > cores else df
+                      for df in (lists, catalog))
+    rows = lists.select(KIND, C.ENTITY_ID, C.ITEMS, C.SOURCE).mapInArrow(
+        list_writer(params, version, conf.batch_size, conf.batch_sleep_s), STATS_DDL).collect()
+    t_lists = time.monotonic() - t0
+    rows += catalog.mapInArrow(catalog_writer(params, version, conf.batch_size), STATS_DDL).collect()
+    out: dict[str, Any] = {}
+    for row in rows:
+        a = out.setdefault(row["kind"], {"keys": 0, "bytes": 0, "max_len": 0})
+        a["keys"] += row["keys"]
+        a["bytes"] += row["bytes"]
+        a["max_len"] = max(a["max_len"], row["max_len"])
+    n = sum(v["keys"] for k, v in out.items() if k in LIST_TABLES)
+    out["_timing"] = {"lists_s": round(t_lists, 3), "keys_per_s": round(n / max(t_lists, 1e-9))}
+    return out
+
+
+def _reconcile(expected: dict[str, int], reported: dict[str, Any], counted: dict[str, int],
+               catalog: DataFrame, r: Any, version: str) -> None:
+    from pyspark.sql import functions as F
+
+    bad = [f"{k}: table {n}, executors {reported.get(k, {}).get('keys', 0)}, redis {counted.get(k, 0)}"
+           for k, n in expected.items()
+           if not (n == reported.get(k, {}).get("keys", 0) == counted.get(k, 0))]
+    cat = catalog.agg(F.countDistinct(C.ITEM_ID).alias("items"),
+                      F.countDistinct(F.when(F.col(C.IN_STOCK), F.col(C.ITEM_ID))).alias("stock"),
+                      F.countDistinct(F.when(F.col(C.CATEGORY).isNotNull(), F.col(C.ITEM_ID))).alias("cat"),
+                      ).first()
+    if r.scard(K.instock_key(version)) != cat["stock"] + 1:
+        bad.append(f"in-stock set: catalog {cat['stock']}, redis {r.scard(K.instock_key(version)) - 1}")
+    if r.hlen(K.itemcat_key(version)) != cat["cat"]:
+        bad.append(f"item categories: catalog {cat['cat']}, redis {r.hlen(K.itemcat_key(version))}")
+    if bad:
+        raise CheckFailed(f"publish {version}: counts do not reconcile: " + "; ".join(bad))
+
+
+if __name__ == "__main__":
+    sys.exit(run_module("publish"))

@@ -1,0 +1,1 @@
+"""The lookup layer: Redis keys, value codec, connection, client, HTTP app. No Spark imports here."""
