@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from typing import Any
 
 from benchmarks import loadgen
@@ -89,11 +90,14 @@ def stop_service(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=5)
 
 
-async def _http_open(port: int, paths: list[str], seconds: float, cap: int) -> loadgen.Result:
+async def _http_open(port: int, paths: list[str], seconds: float, cap: int,
+                     codes: Counter[int]) -> loadgen.Result:
     pool = loadgen.HttpPool("127.0.0.1", port)
 
     async def do(i: int) -> bool:
-        return await pool.get(paths[i % len(paths)]) == 200
+        status = await pool.get(paths[i % len(paths)])
+        codes[status] += 1
+        return status == 200
 
     try:
         return await loadgen.open_loop(do, RATE, seconds, cap)
@@ -101,15 +105,19 @@ async def _http_open(port: int, paths: list[str], seconds: float, cap: int) -> l
         pool.close()
 
 
-async def _http_closed(port: int, paths: list[str], seconds: float, cap: int) -> loadgen.Result:
+async def _http_closed(port: int, paths: list[str], seconds: float, cap: int,
+                       codes: Counter[int] | None = None) -> loadgen.Result:
     conns: list[loadgen.HttpConn] = []
+    seen = codes if codes is not None else Counter()
 
     def make():  # noqa: ANN202
         conn = loadgen.HttpConn("127.0.0.1", port)
         conns.append(conn)
 
         async def do(i: int) -> bool:
-            return await conn.get(paths[(i * 7919) % len(paths)]) == 200
+            status = await conn.get(paths[(i * 7919) % len(paths)])
+            seen[status] += 1
+            return status == 200
         return do
 
     try:
@@ -157,12 +165,13 @@ def run(b: Bench) -> None:
         say(f"P5: service on 127.0.0.1:{port}; {len(paths)} request paths; warm-up")
         loadgen.run(_http_closed(port, paths, 1.0, 2000))
         say(f"P5: HTTP open loop at {RATE:.0f} rps for {fixed_s:.0f}s")
-        http_fixed = loadgen.run(_http_open(port, paths, fixed_s, cap))
+        codes: Counter[int] = Counter()
+        http_fixed = loadgen.run(_http_open(port, paths, fixed_s, cap, codes))
         say(f"P5: raw Redis GET open loop at {RATE:.0f} rps for {min(fixed_s, 10):.0f}s")
         redis_fixed = loadgen.run(_redis(b.redis.url, keys, min(fixed_s, 10.0), cap, RATE))
         http_max, redis_max = [], []
         for i in range(p.repeats):
-            h = loadgen.run(_http_closed(port, paths, max_s, cap))
+            h = loadgen.run(_http_closed(port, paths, max_s, cap, codes))
             rr = loadgen.run(_redis(b.redis.url, keys, max_s, cap, None))
             http_max.append(h.rps)
             redis_max.append(rr.rps)
@@ -190,7 +199,8 @@ def run(b: Bench) -> None:
     err = single("P5.http_errors", "P5", f"errors during the HTTP phases ({len(http_fixed.latencies):,}"
                  " requests at fixed rate + max-rps phases)", "errors", [float(http_fixed.errors)],
                  target=Target("<=", 0, "value", "zero errors"),
-                 note=http_fixed.first_error[:200] or "")
+                 note=(f"HTTP status counts {dict(sorted(codes.items()))}; "
+                       + (http_fixed.first_error[:200] or "")))
     b.add(err)
     b.info["p5"] = {"request_paths": len(paths), "fixed_rate_s": fixed_s, "max_rps_phase_s": max_s,
                     "fixed_rate_requests": len(http_fixed.latencies), "concurrency": CONCURRENCY}

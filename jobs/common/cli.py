@@ -185,6 +185,8 @@ def _run_pipeline(argv: Sequence[str]) -> int:
         t0 = time.monotonic()
         code = execute(stage, sargs, cfg, spark)
         timings.append((stage, time.monotonic() - t0, code))
+        if spark is not None:  # stages share one session: release what the last one cached
+            spark.catalog.clearCache()
         if code != 0:
             print(f"ranklake run: stopped at '{stage}' (exit {code}); later stages not run",
                   file=sys.stderr)
