@@ -56,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
                   f" -> {items} ...")
     print(f"""
 query the lists:
-  DuckDB : python -c "import duckdb; print(duckdb.sql(\\"select entity_id, items[1] from delta_scan('{topk}') limit 5\\"))"
+  DuckDB : select entity_id, items[1] from delta_scan('{topk}') limit 5
            (LOAD the delta extension shipped by the duckdb-ext-delta package first; see README)
   Polars : python -c "import polars as pl; print(pl.read_delta('{topk}').head())"
-  Spark  : jobs.common.delta.read_table(spark, cfg, 'topk_user', filters=[('run_date', '=', '{args.run_date}')])
+  Spark  : jobs.common.delta.read_table(spark, cfg, 'topk_user',
+                                        filters=[('run_date', '=', '{args.run_date}')])
 artifacts (models, reports, run records): {os.path.abspath(artifacts_root(cfg))}
-serve the lists over HTTP:  make serve   then  curl 'http://127.0.0.1:{cfg.serving.port}/v1/recommend?user_id=<id>&k=10'
+serve the lists over HTTP:  make serve
+  then  curl 'http://127.0.0.1:{cfg.serving.port}/v1/recommend?user_id=<id>&k=10'
 """)
     return 0
 

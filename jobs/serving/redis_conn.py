@@ -69,9 +69,15 @@ def client(params: RedisParams, **extra: Any) -> redis.Redis:
 
 
 def async_client(params: RedisParams, **extra: Any):
+    """An asyncio client whose pool makes a request beyond ``max_connections`` wait (up to the
+    socket timeout) for a free connection instead of failing with "Too many connections"."""
     from redis import asyncio as aioredis
 
-    return aioredis.Redis.from_url(params.url, **{**_kwargs(params), **extra})
+    kw = {**_kwargs(params), **extra}
+    pool = aioredis.BlockingConnectionPool.from_url(
+        params.url, max_connections=kw.pop("max_connections", 64),
+        timeout=params.socket_timeout_s, **kw)
+    return aioredis.Redis(connection_pool=pool)
 
 
 # --------------------------------------------------------------------------- embedded server

@@ -88,7 +88,8 @@ def test_env_var_expansion(tmp_path, monkeypatch):
 
 def test_invalid_yaml_is_a_clear_error(tmp_path):
     _write(tmp_path, "lake: {root: /x\n")
-    with pytest.raises(ConfigError, match=r"base.yaml: not valid YAML at line 2, column 1: expected ',' or '}'"):
+    expected = r"base.yaml: not valid YAML at line 2, column 1: expected ',' or '}'"
+    with pytest.raises(ConfigError, match=expected):
         load_config("local", conf_dir=tmp_path)
 
 

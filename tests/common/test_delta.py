@@ -191,6 +191,7 @@ def _run_script(code: str, env: dict[str, str], cwd: Path, wait: bool = True):
 
 
 PRELUDE = """
+ITEMS_TYPE = "array<struct<rank:int,item_id:string,score:double>>"
 import os, time
 from jobs.common.config import load_config
 from jobs.common.spark import get_spark
@@ -215,7 +216,7 @@ def slow(batches):
     if pid != 0:
         time.sleep(600)  # partition 0 writes its file and finishes; the others hang
 df = (spark.range(0, 2000, numPartitions=4)
-      .select(F.format_string("x%d", "id").alias("entity_id"), F.lit(None).cast("array<struct<rank:int,item_id:string,score:double>>").alias("items"),
+      .select(F.format_string("x%d", "id").alias("entity_id"), F.lit(None).cast(ITEMS_TYPE).alias("items"),
               F.lit("query").alias("source"), F.lit("killed").alias("model_version"),
               F.to_date(F.lit("2026-11-19")).alias("run_date"), F.current_timestamp().alias("generated_at")))
 df = df.mapInArrow(slow, df.schema)
@@ -244,7 +245,7 @@ def test_retried_task_does_not_duplicate_rows(cfg, tmp_root):
     code = PRELUDE % "local[2,3]" + """
 spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "100")
 df = (spark.range(0, 1000, numPartitions=2)
-      .select(F.format_string("x%04d", "id").alias("entity_id"), F.lit(None).cast("array<struct<rank:int,item_id:string,score:double>>").alias("items"),
+      .select(F.format_string("x%04d", "id").alias("entity_id"), F.lit(None).cast(ITEMS_TYPE).alias("items"),
               F.lit("query").alias("source"), F.lit("retry").alias("model_version"),
               F.to_date(F.lit("2026-11-19")).alias("run_date"), F.current_timestamp().alias("generated_at")))
 r = delta.write_table_result(df, cfg, "topk_item", "overwrite")
