@@ -44,13 +44,17 @@ def sample_entities(r: Any, version: str, kind: str, n: int) -> list[str]:
 
 
 def check_response(body: dict[str, Any], version: str, stored: list[str], in_stock: set[str],
-                   where: str) -> list[str]:
+                   where: str, stored_source: str | None = None) -> list[str]:
     problems = []
     ids = [i["item_id"] for i in body.get("items", [])]
     if body.get("list_version") != version:
         problems.append(f"{where}: list_version {body.get('list_version')} != {version}")
-    if body.get("source") == "fallback":
+    # an entity with its own stored list must be answered from it: with the stored source (a
+    # cold-start user's own list is a stored 'fallback' list), never from the fallback chain
+    if body.get("source") == "fallback" and stored_source != "fallback":
         problems.append(f"{where}: answered by a fallback list although it has its own")
+    elif stored_source is not None and body.get("source") != stored_source:
+        problems.append(f"{where}: source {body.get('source')} != stored {stored_source}")
     allowed = [x for x in stored if x in in_stock]
     if ids != allowed[:len(ids)] or (not ids and allowed):
         problems.append(f"{where}: items {ids[:5]} are not the stored in-stock order {allowed[:5]}")
@@ -77,7 +81,7 @@ def run(ctx: JobContext) -> None:
             problems.append(f"/health: {health}")
         for kind, (path, param) in ROUTES.items():
             for ent in sample_entities(r, version, kind, args.sample):
-                _, stored, _ = codec.decode(r.get(K.list_key(version, kind, ent)))
+                stored_source, stored, _ = codec.decode(r.get(K.list_key(version, kind, ent)))
                 flags = r.smismember(K.instock_key(version), stored)
                 stock = {x for x, f in zip(stored, flags) if f}
                 t0 = time.perf_counter()
@@ -87,7 +91,8 @@ def run(ctx: JobContext) -> None:
                 if resp.status_code != 200:
                     problems.append(f"{path}?{param}={ent}: HTTP {resp.status_code} {resp.text[:200]}")
                     continue
-                problems += check_response(resp.json(), version, stored, stock, f"{path}?{param}={ent}")
+                problems += check_response(resp.json(), version, stored, stock,
+                                           f"{path}?{param}={ent}", stored_source)
     except Exception as exc:
         if type(exc).__module__.startswith("httpx"):
             raise CheckFailed(f"lookup service not reachable at {base} ({type(exc).__name__}); "

@@ -37,3 +37,9 @@ def test_check_response_catches_wrong_lists():
     assert smoke.check_response(good, "v", stored, {"a", "c", "d"}, "x") == []
     bad = {"items": [{"item_id": "b"}], "list_version": "w", "source": "fallback"}
     assert len(smoke.check_response(bad, "v", stored, {"a", "c"}, "x")) == 3
+    # a cold-start user's own stored list is a 'fallback' list: answering from it is right ...
+    cold = {"items": [{"item_id": "a"}], "list_version": "v", "source": "fallback"}
+    assert smoke.check_response(cold, "v", stored, {"a"}, "x", stored_source="fallback") == []
+    # ... but answering a personalised entity with another source is not
+    problems = smoke.check_response(good, "v", stored, {"a", "c", "d"}, "x", stored_source="personalized")
+    assert problems == ["x: source query != stored personalized"]
