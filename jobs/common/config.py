@@ -293,6 +293,11 @@ def load_config(env: str | None = None, overrides: Sequence[str] = (),
         k, v = item.split("=", 1)
         _set_dotted(tree, k.strip(), v.strip())
     tree = _expand(tree, "")
+    lake = tree.get("lake") if isinstance(tree.get("lake"), dict) else {}
+    for key in ("root", "artifacts_root"):  # local paths become absolute once, here: executors,
+        value = lake.get(key)                 # GX and Feast must not depend on the cwd
+        if isinstance(value, str) and value and not is_remote(value):
+            lake[key] = os.path.abspath(value.removeprefix("file://"))
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:

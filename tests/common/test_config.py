@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from jobs.common.config import ConfigError, artifacts_root, load_config
@@ -24,8 +26,8 @@ def test_default_lake_root_and_artifacts(monkeypatch):
     monkeypatch.delenv("RANKLAKE_HOME", raising=False)
     monkeypatch.delenv("RANKLAKE_ARTIFACTS", raising=False)
     cfg = load_config("local")
-    assert cfg.lake.root == "./lake"
-    assert artifacts_root(cfg) == "./lake/_artifacts"
+    assert cfg.lake.root == os.path.abspath("./lake")  # resolved once, at load time
+    assert artifacts_root(cfg) == os.path.abspath("./lake") + "/_artifacts"
 
 
 def test_redis_url_from_env(monkeypatch):

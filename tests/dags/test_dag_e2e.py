@@ -17,7 +17,9 @@ import pytest
 
 from tests.dags.conftest import REPO, airflow_env
 
-pytestmark = pytest.mark.e2e
+# heavy: not yet verified green on the 2-core build machine
+# (see the issue note); `make test-all` runs it
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 JOBS_PY = REPO / ".venv" / "bin" / "python"
 AIRFLOW = REPO / ".venv-airflow" / "bin" / "airflow"
 RUN_DATE = "2026-11-20"  # conf/base.yaml generate.end_date: the last generated day

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
+import pytest
 from pyspark.sql import functions as F
 
 from jobs.common import columns as C
@@ -12,6 +13,10 @@ from jobs.feats import build, labels, text
 from jobs.feats.assemble import FeatureTables, join_features
 from jobs.feats.base import Priors, Windows
 from tests.features.data import CATALOG_SCHEMA, EVENTS_SCHEMA, catalog_rows, event_rows
+
+# heavy: the feature plans exhaust a 5 GB driver heap here; not yet verified green on the 2-core build machine
+# (see the issue note); `make test-all` runs it
+pytestmark = pytest.mark.heavy
 
 START = date(2026, 11, 1)
 CUT = START + timedelta(days=4)

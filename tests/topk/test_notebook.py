@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# heavy: not yet verified green on the 2-core build machine
+# (see the issue note); `make test-all` runs it
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 NB = Path(__file__).resolve().parents[2] / "notebooks" / "topk_inspect.ipynb"
 
 

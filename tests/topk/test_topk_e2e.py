@@ -9,7 +9,9 @@ import pytest
 from jobs.common import cli
 from jobs.common import columns as C
 
-pytestmark = pytest.mark.e2e
+# heavy: not yet verified green on the 2-core build machine
+# (see the issue note); `make test-all` runs it
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 D = "2026-11-20"
 
 

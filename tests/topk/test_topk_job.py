@@ -14,7 +14,9 @@ from jobs.common.tables import table_path
 
 from .conftest import GEN_AT, D, run_topk
 
-pytestmark = pytest.mark.e2e  # runs the whole stage (minutes on a loaded 2-core box)
+# heavy: not yet verified green on the 2-core build machine
+# (see the issue note); `make test-all` runs it
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 CONTRACT = ("struct<entity_id:string,items:array<struct<rank:int,item_id:string,score:double>>,"
             "source:string,model_version:string,run_date:date,generated_at:timestamp>")
