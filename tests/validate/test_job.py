@@ -17,7 +17,8 @@ FAST = ["validate.gx_engine=pandas", "validate.gx_input_batch=false"]
 
 
 def _lake(tmp_root, name, extra=()):
-    over = [f"lake.root={tmp_root / name}", *FAST, *extra]
+    # these tests are about one day's run: a 1-day ingest window (conf/test.yaml validates 30)
+    over = [f"lake.root={tmp_root / name}", "validate.window_days=1", *FAST, *extra]
     return load_config("test", overrides=over), over
 
 
@@ -79,7 +80,7 @@ def test_failed_checks_write_results_then_exit_3(spark, tmp_root):
     hist = [ev(f"h{d}-{k}", user=f"u{k}", at=ts(D - timedelta(days=d), 8), ingest=D - timedelta(days=d))
             for d in (1, 2, 3) for k in range(10)]
     write_table(events_df(spark, hist), cfg, "raw_events")
-    assert _validate(["validate.window_days=4", *over], D - timedelta(days=1), "--no-docs") == 0
+    assert _validate([*over, "validate.window_days=4"], D - timedelta(days=1), "--no-docs") == 0
     today = [ev(f"d{k}", user=f"u{k}", at=ts(D, 9)) for k in range(60)]
     today += [ev(f"x{k}", user=f"v{k}", item="i9", at=ts(D, 9)) for k in range(10)]
     write_table(events_df(spark, today), cfg, "raw_events", mode="append")
