@@ -43,18 +43,25 @@ demo: setup
 	$(RANKLAKE) run --env local --run-date $(RUN_DATE)
 	@$(PY) -m jobs.demo_summary --env local --run-date $(RUN_DATE)
 
-# jobs env runs everything but tests/dags (skipped there: no Airflow in the jobs env, by design);
-# the Airflow env then runs tests/dags, including `airflow dags test` of the real pipeline.
-# `heavy` marks the few end-to-end tests not yet verified green on the 2-core build machine (see
-# README "Test status"); make test-all runs them too.
-test: setup airflow-setup lint
-	$(PY) -m pytest -q -m "not heavy" tests
+# The Airflow env runs tests/dags (incl. `airflow dags test` of the real pipeline); the jobs env
+# runs everything else (tests/dags is skipped there: no Airflow in the jobs env, by design).
+# `heavy` marks the tests too slow for CI time (README "Test status"); make test-all runs them too.
+# Two pytest workers (-n 2, whole files per worker): most test time is Spark's single-threaded
+# driver work (planning, scheduling), so two sessions overlap well on two cores.
+# The Airflow tests run first: their end-to-end `airflow dags test` leaves its finished lake in
+# $(E2E_HOME), which tests/topk/test_topk_e2e.py then checks instead of running the stages again.
+PYTEST_WORKERS ?= 2
+E2E_HOME := $(CURDIR)/build/e2e-lake
+test:
+	$(MAKE) --no-print-directory -j2 setup airflow-setup
+	$(MAKE) --no-print-directory lint
+	RANKLAKE_E2E_HOME=$(E2E_HOME) $(AF_VENV)/bin/python -m pytest -q -m "not heavy" tests/dags
+	RANKLAKE_E2E_HOME=$(E2E_HOME) $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not heavy" tests
 	$(MAKE) --no-print-directory bench SIZE=small
-	$(AF_VENV)/bin/python -m pytest -q -m "not heavy" tests/dags
 
 test-all: setup airflow-setup lint
-	$(PY) -m pytest -q tests
-	$(AF_VENV)/bin/python -m pytest -q tests/dags
+	RANKLAKE_E2E_HOME=$(E2E_HOME) $(AF_VENV)/bin/python -m pytest -q tests/dags
+	RANKLAKE_E2E_HOME=$(E2E_HOME) $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not e2e" tests

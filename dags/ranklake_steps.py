@@ -21,6 +21,7 @@ unexpected error: OOM, a flaky disk or S3) is retried with exponential backoff.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Mapping
@@ -28,6 +29,9 @@ from typing import Any, Mapping
 NO_RETRY_EXIT_CODES = {2: "user/config/data error", 3: "quality check failed", 4: "model gate failed"}
 LIST_TYPES = ("user", "query", "item")
 MODES = ("local", "emr")
+# what jobs/common/config.py accepts as redis.secret_arn (this module cannot import jobs/)
+SECRET_ARN = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,9 @@ class EmrCode:
 
     @property
     def conf_files(self) -> list[str]:
-        return [f"{self.code_s3.rstrip('/')}/conf/{self.version}/{n}.yaml" for n in ("base", "emr")]
+        # rules.yaml: the validate stage's rules (jobs/quality/rules.py reads <conf dir>/rules.yaml)
+        return [f"{self.code_s3.rstrip('/')}/conf/{self.version}/{n}.yaml"
+                for n in ("base", "emr", "rules")]
 
 
 def run_date_of(params: Mapping[str, Any], dag_run: Any) -> str:
@@ -149,17 +155,41 @@ def local_command(task_id: str, params: Mapping[str, Any], dag_run: Any, *, env:
             *stage_args(task_id, params, dag_run, env)]
 
 
-def emr_submit_args(code: EmrCode, *, lake_s3: str = "", artifacts_s3: str = "") -> list[str]:
-    """spark-submit options for YARN cluster mode with the venv-pack archive (no --packages)."""
+def emr_submit_args(code: EmrCode, *, lake_s3: str = "", artifacts_s3: str = "",
+                    redis_secret_arn: str = "") -> list[str]:
+    """spark-submit options for YARN cluster mode with the venv-pack archive (no --packages).
+
+    ``--archives <env>#environment`` unpacks the archive as ``./environment`` in every container
+    (driver included: cluster mode). ``spark.pyspark.python`` picks the interpreter of the driver
+    and, through the driver's PYSPARK_PYTHON, of the executors; it outranks the PYSPARK_PYTHON /
+    PYSPARK_DRIVER_PYTHON that EMR's spark-env.sh exports (``/usr/bin/python3``, Python 3.9).
+    The appMasterEnv/executorEnv PYSPARK_PYTHON say the same for anything reading the env var.
+    No ``--py-files``: the wheel is installed inside the archive (one copy of the code per
+    release; a wheel on PYTHONPATH would shadow it). ``./environment/bin/python`` is a symlink to
+    /usr/bin/python3.11, which the cluster's bootstrap action installs (docs/EMR.md).
+
+    Redis: only the ARN of the ElastiCache secret goes into the step (``RANKLAKE_REDIS_SECRET_ARN``,
+    which conf/emr.yaml reads as ``redis.secret_arn``); driver and executors fetch the token from
+    Secrets Manager themselves. A step is visible in the EMR console, so anything that is not an ARN
+    is refused here rather than passed on (a pasted REDIS_URL would carry the token).
+    """
     py = "./environment/bin/python"
     env = {"PYSPARK_PYTHON": py, "RANKLAKE_CONF_DIR": "."}
     if lake_s3:
         env["RANKLAKE_LAKE_S3"] = lake_s3
     if artifacts_s3:
         env["RANKLAKE_ARTIFACTS_S3"] = artifacts_s3
+    redis_secret_arn = (redis_secret_arn or "").strip()
+    if redis_secret_arn:
+        if not SECRET_ARN.fullmatch(redis_secret_arn):  # the value itself is not echoed
+            raise ValueError("ranklake_redis_secret_arn / RANKLAKE_REDIS_SECRET_ARN must be a Secrets "
+                             "Manager secret ARN (terraform output redis_secret_arn), "
+                             "arn:aws:secretsmanager:<region>:<account>:secret:<name>")
+        env["RANKLAKE_REDIS_SECRET_ARN"] = redis_secret_arn
     args = ["--master", "yarn", "--deploy-mode", "cluster",
             "--archives", f"{code.env_archive}#environment",
-            "--files", ",".join(code.conf_files)]
+            "--files", ",".join(code.conf_files),
+            "--conf", f"spark.pyspark.python={py}"]
     for key, value in env.items():
         args += ["--conf", f"spark.yarn.appMasterEnv.{key}={value}",
                  "--conf", f"spark.executorEnv.{key}={value}"]
@@ -167,11 +197,12 @@ def emr_submit_args(code: EmrCode, *, lake_s3: str = "", artifacts_s3: str = "")
 
 
 def emr_steps(task_id: str, params: Mapping[str, Any], dag_run: Any, *, code: EmrCode,
-              env: str = "emr", lake_s3: str = "", artifacts_s3: str = "", smoke_url: str = ""
-              ) -> list[dict[str, Any]]:
+              env: str = "emr", lake_s3: str = "", artifacts_s3: str = "", smoke_url: str = "",
+              redis_secret_arn: str = "") -> list[dict[str, Any]]:
     """One boto3 ``add_job_flow_steps`` step running the stage via command-runner.jar."""
     run_date = run_date_of(params, dag_run)
-    args = ["spark-submit", *emr_submit_args(code, lake_s3=lake_s3, artifacts_s3=artifacts_s3),
+    args = ["spark-submit", *emr_submit_args(code, lake_s3=lake_s3, artifacts_s3=artifacts_s3,
+                                             redis_secret_arn=redis_secret_arn),
             code.entry_point, *stage_args(task_id, params, dag_run, env, smoke_url)]
     return [{
         "Name": f"ranklake {task_id} {run_date}",

@@ -5,15 +5,20 @@ Variable ``ranklake_mode``, also settable as ``AIRFLOW_VAR_RANKLAKE_MODE``), def
 Everything else is read when a task runs, through Jinja (``var.value.get``), so parsing never
 touches the metadata DB for it:
 
-| Variable                 | env fallback (parse-time default)  | default                     |
-|--------------------------|------------------------------------|-----------------------------|
-| ranklake_project_dir     | RANKLAKE_PROJECT_DIR               | the repo holding this file  |
-| ranklake_jobs_venv       | RANKLAKE_JOBS_VENV                 | <project>/.venv             |
-| ranklake_env             | RANKLAKE_ENV                       | local (emr in EMR mode)     |
-| ranklake_emr_cluster_id  | RANKLAKE_EMR_CLUSTER_ID            | (required in EMR mode)      |
-| ranklake_code_s3         | RANKLAKE_CODE_S3                   | s3://ranklake-artifacts     |
-| ranklake_code_version    | RANKLAKE_CODE_VERSION              | latest                      |
-| ranklake_smoke_url       | RANKLAKE_SMOKE_URL                 | '' (smoke runs in-process)  |
+| Variable                  | env fallback (parse-time) | default                         |
+|---------------------------|---------------------------|---------------------------------|
+| ranklake_project_dir      | RANKLAKE_PROJECT_DIR      | the repo holding this file      |
+| ranklake_jobs_venv        | RANKLAKE_JOBS_VENV        | <project>/.venv                 |
+| ranklake_env              | RANKLAKE_ENV              | local (emr in EMR mode)         |
+| ranklake_emr_cluster_id   | RANKLAKE_EMR_CLUSTER_ID   | (required in EMR mode)          |
+| ranklake_code_s3          | RANKLAKE_CODE_S3          | s3://ranklake-artifacts         |
+| ranklake_code_version     | RANKLAKE_CODE_VERSION     | latest                          |
+| ranklake_smoke_url        | RANKLAKE_SMOKE_URL        | '' (smoke runs in-process)      |
+| ranklake_redis_secret_arn | RANKLAKE_REDIS_SECRET_ARN | '' (terraform redis_secret_arn) |
+
+The Redis secret's ARN (never its value) goes into every EMR step as
+``spark.yarn.appMasterEnv/spark.executorEnv.RANKLAKE_REDIS_SECRET_ARN``; the jobs read the token
+from Secrets Manager with the cluster's instance profile (jobs/serving/redis_conn.py).
 
 Local mode uses the Airflow connection ``ranklake_spark`` as the Spark master; when it does not
 exist the task falls back to ``local[2]``.
@@ -68,6 +73,7 @@ def _defaults(mode: str) -> dict[str, str]:
         "ranklake_code_s3": _var("ranklake_code_s3", "s3://ranklake-artifacts"),
         "ranklake_code_version": _var("ranklake_code_version", "latest"),
         "ranklake_smoke_url": _var("ranklake_smoke_url", ""),
+        "ranklake_redis_secret_arn": _var("ranklake_redis_secret_arn", ""),
     }
 
 
@@ -83,11 +89,13 @@ def _args_macro(task_id: str, params: Any, dag_run: Any, env: str, smoke_url: st
 
 
 def _emr_steps_macro(task_id: str, params: Any, dag_run: Any, env: str, code_s3: str,
-                     version: str, smoke_url: str = "") -> list[dict[str, Any]]:
+                     version: str, smoke_url: str = "", redis_secret_arn: str = ""
+                     ) -> list[dict[str, Any]]:
     code = steps.EmrCode(code_s3=code_s3, version=version)
     return steps.emr_steps(task_id, params, dag_run, code=code, env=env, smoke_url=smoke_url,
                            lake_s3=os.environ.get("RANKLAKE_LAKE_S3", ""),
-                           artifacts_s3=os.environ.get("RANKLAKE_ARTIFACTS_S3", ""))
+                           artifacts_s3=os.environ.get("RANKLAKE_ARTIFACTS_S3", ""),
+                           redis_secret_arn=redis_secret_arn)
 
 
 MACROS = {"ranklake_args": _args_macro, "ranklake_emr_steps": _emr_steps_macro,
@@ -180,7 +188,8 @@ def _emr_tasks(stage: steps.Stage, d: dict[str, str]) -> tuple[Any, Any]:
         job_flow_id=cluster,
         aws_conn_id=AWS_CONN_ID,
         steps=f"{{{{ ranklake_emr_steps('{sid}', params, dag_run, {d['ranklake_env']}, "
-              f"{d['ranklake_code_s3']}, {d['ranklake_code_version']}{_smoke(stage, d)}) }}}}",
+              f"{d['ranklake_code_s3']}, {d['ranklake_code_version']}{_smoke(stage, d)}, "
+              f"redis_secret_arn={d['ranklake_redis_secret_arn']}) }}}}",
         skip_reason=f"{{{{ ranklake_skip('{sid}', params, dag_run) }}}}",
         trigger_rule="none_failed",
     )

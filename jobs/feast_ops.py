@@ -7,7 +7,8 @@
     spark-submit jobs/main.py feast materialize --env emr --run-date 2026-11-20
 
 feature_store.yaml is rendered per env from config into <artifacts>/feast/<env>/ (registry next to
-it, Redis from redis.url/REDIS_URL, password from REDIS_PASSWORD). Feast reads a Parquet export of
+it, Redis from redis.url/REDIS_URL, password from REDIS_PASSWORD; on EMR both come from the secret
+redis.secret_arn). The file is mode 0600: it holds the password. Feast reads a Parquet export of
 each Delta table under <lake>/feast/<table>/ (why: feature_repo/sources.py), rewritten by
 ``materialize`` and ``historical``. Reads the features_* tables and training_set; writes the
 export, the Feast registry and the Redis online store.
@@ -82,12 +83,20 @@ def render_config(cfg: Settings, redis_url: str | None = None) -> Path:
     local_dir.mkdir(parents=True, exist_ok=True)
     registry = join(art, "feast", cfg.env, "registry.db") if is_remote(art) else str(
         local_dir / "registry.db")
+    url, password = redis_url or cfg.redis.url, cfg.redis.password
+    if not url and cfg.redis.secret_arn:  # EMR: the ElastiCache secret (jobs/serving/redis_conn.py)
+        from jobs.serving.redis_conn import params_from_config
+
+        params = params_from_config(cfg, start_embedded=False)
+        url, password = params.url, params.password
     conf = {"project": "ranklake", "provider": "local", "registry": registry,
             "offline_store": {"type": "file"},
             "online_store": {"type": "redis", "connection_string": redis_connection_string(
-                redis_url or cfg.redis.url, cfg.redis.password, cfg.redis.tls)},
+                url, password, cfg.redis.tls)},
             "entity_key_serialization_version": 3}
     path = local_dir / "feature_store.yaml"
+    path.touch(mode=0o600)  # it may hold the Redis password
+    path.chmod(0o600)
     path.write_text(yaml.safe_dump(conf, sort_keys=False))
     return path
 

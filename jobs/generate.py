@@ -52,13 +52,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queries", type=int)
     p.add_argument("--dirty-fraction", type=float)
     p.add_argument("--bot-users", type=int)
+    p.add_argument("--fast-bot-users", type=int, help="bots under the daily cap that click too fast")
     p.add_argument("--end-date", type=date.fromisoformat, help="last event day, YYYY-MM-DD")
 
 
 def settings(cfg: Settings, args: argparse.Namespace | None = None) -> GenSettings:
     g = cfg.generate
     over = {k: getattr(args, k, None) for k in ("events", "days", "seed", "users", "items", "queries",
-                                               "dirty_fraction", "bot_users", "end_date")}
+                                               "dirty_fraction", "bot_users", "fast_bot_users",
+                                               "end_date")}
     val = {k: (v if v is not None else getattr(g, k)) for k, v in over.items()}
     end = val["end_date"] if isinstance(val["end_date"], date) else date.fromisoformat(val["end_date"])
     return GenSettings(seed=val["seed"], events=val["events"], days=val["days"], users=val["users"],
@@ -67,7 +69,10 @@ def settings(cfg: Settings, args: argparse.Namespace | None = None) -> GenSettin
                        list_size=g.list_size, search_share=g.search_share,
                        late_fraction=g.late_fraction, odd_case_fraction=g.odd_case_fraction,
                        zipf_alpha=g.zipf_alpha, bot_threshold=cfg.validate_.bot_max_events_per_day,
-                       max_age_days=cfg.validate_.max_event_age_days)
+                       max_age_days=cfg.validate_.max_event_age_days,
+                       fast_bot_users=val["fast_bot_users"],
+                       click_limit=cfg.validate_.bot_max_clicks_per_window,
+                       click_window_s=cfg.validate_.bot_click_window_seconds)
 
 
 def _chunk_fn(gp: GenParams, chunks: tuple[ChunkSpec, ...]):
@@ -141,10 +146,10 @@ def run(ctx: JobContext) -> None:
     with rec.stage("plan"):
         plan = make_plan(s)
         world = get_world(plan.params.world)
-    log.info("plan: %d events over %d days ending %s, %d chunks, %d users (+%d bots), %d items, "
-             "%d queries, %d dirty rows (%d from bots), seed %d", s.events, s.days, s.end_date,
-             len(plan.chunks), plan.normal_users, plan.bots, s.items, len(world.query_text),
-             plan.dirty_rows, plan.bot_rows, s.seed)
+    log.info("plan: %d events over %d days ending %s, %d chunks, %d users (+%d bots, +%d fast "
+             "clickers), %d items, %d queries, %d dirty rows (%d from bots), seed %d", s.events,
+             s.days, s.end_date, len(plan.chunks), plan.normal_users, plan.bots, plan.fast_bots,
+             s.items, len(world.query_text), plan.dirty_rows, plan.bot_rows, s.seed)
     meta = {"seed": s.seed, "events": s.events, "days": s.days, "end_date": s.end_date.isoformat()}
     counts: dict[str, int] = {}
 

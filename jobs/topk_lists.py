@@ -51,9 +51,12 @@ def cold_start_scores(entities: DataFrame, entity_cats: DataFrame, stock_pop: Da
 
 def fallback_lists(entities: DataFrame, entity_cats: DataFrame, stock_pop: DataFrame,
                    cat_pop: DataFrame, popular: DataFrame, catalog: DataFrame,
-                   **rule_kw: Any) -> DataFrame:
-    """(entity_id, items) cold-start lists for ``entities`` (after the business rules)."""
+                   exclude_self: bool = False, **rule_kw: Any) -> DataFrame:
+    """(entity_id, items) cold-start lists for ``entities`` (after the business rules).
+    ``exclude_self``: entities are items (similar-item lists never contain their anchor)."""
     scored = cold_start_scores(entities, entity_cats, stock_pop, cat_pop, popular)
+    if exclude_self:
+        scored = scored.where(F.col(C.ENTITY_ID) != F.col(C.ITEM_ID))
     return rules.apply_rules(scored, catalog, **rule_kw)
 
 

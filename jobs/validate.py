@@ -17,7 +17,8 @@ under their ingest date (= the run date for a run's own ingest).
 Reconciliation (raises DataError before writing when it does not hold):
 rows in = clean + quarantined + exact duplicates dropped.
 Batch checks (CheckFailed, exit 3, after validation_results is written): volume per window
-date vs trailing window, bot share, clean rate, the GX suite on the clean batch.
+date vs trailing window, bot share (every rule marked ``bot: true``: too many events per day,
+inhuman click rate), clean rate, the GX suite on the clean batch.
 
     ranklake validate --env local --run-date 2026-11-20
     spark-submit jobs/main.py validate --env emr --run-date 2026-11-20
@@ -187,7 +188,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
                                         window_days=vc.volume_window_days,
                                         min_history=vc.volume_min_history_days) for d in window]
         rows = clean_n + quarantined
-        results.append(checks.bot_share_check(reasons.get("bot_user", 0), rows, vc.bot_max_share))
+        bots = checks.bot_rows_by_reason(reasons, ev_rules.bot_reasons)
+        results.append(checks.bot_share_check(sum(bots.values()), rows, vc.bot_max_share, bots))
         results.append(checks.clean_rate_check(clean_n, rows, vc.min_clean_rate))
     with rec.stage("gx"):
         batches: dict[str, tuple[RuleSet, DataFrame]] = {

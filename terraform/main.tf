@@ -58,6 +58,7 @@ module "emr" {
   step_concurrency_level     = var.emr_step_concurrency_level
   termination_protection     = var.emr_termination_protection
   bootstrap_actions          = var.emr_bootstrap_actions
+  env_archive_arch           = var.emr_env_archive_arch
   tls_certificates_s3_object = local.tls_certs_object
   kms_key_arn                = module.kms.key_arn
   lake_bucket                = module.storage.lake_bucket

@@ -23,6 +23,11 @@ output "emr_cluster_id" {
   value       = module.emr.cluster_id
 }
 
+output "emr_python_bootstrap_s3_uri" {
+  description = "Bootstrap action installing /usr/bin/python3.11 on every EMR node (the env archive's interpreter)."
+  value       = module.emr.python_bootstrap_s3_uri
+}
+
 output "emr_instance_role_arn" {
   description = "EMR EC2 instance (Spark job) role."
   value       = module.emr.instance_role_arn
@@ -39,7 +44,7 @@ output "redis_port" {
 }
 
 output "redis_secret_arn" {
-  description = "Secrets Manager secret (JSON auth_token/host/port/url); its url feeds REDIS_URL."
+  description = "Secrets Manager secret (JSON auth_token/host/port/url): RANKLAKE_REDIS_SECRET_ARN -> redis.secret_arn."
   value       = module.redis.auth_secret_arn
 }
 
@@ -79,11 +84,11 @@ output "vpc_id" {
 }
 
 output "conf_emr_env" {
-  description = "Environment variables read by conf/emr.yaml (REDIS_URL itself is the secret's url field)."
+  description = "Environment variables read by conf/emr.yaml (the Redis secret's ARN only, never its value)."
   value = {
-    RANKLAKE_LAKE_S3        = "s3://${module.storage.lake_bucket}/"
-    RANKLAKE_ARTIFACTS_S3   = "s3://${module.storage.artifacts_bucket}/"
-    RANKLAKE_EMR_CLUSTER_ID = module.emr.cluster_id
-    REDIS_SECRET_ARN        = module.redis.auth_secret_arn
+    RANKLAKE_LAKE_S3          = "s3://${module.storage.lake_bucket}/"
+    RANKLAKE_ARTIFACTS_S3     = "s3://${module.storage.artifacts_bucket}/"
+    RANKLAKE_EMR_CLUSTER_ID   = module.emr.cluster_id
+    RANKLAKE_REDIS_SECRET_ARN = module.redis.auth_secret_arn
   }
 }

@@ -102,15 +102,15 @@ variable "emr_release_label" {
 }
 
 variable "emr_primary_instance_type" {
-  description = "EMR primary node instance type."
+  description = "EMR primary node instance type; its architecture must be emr_env_archive_arch (x86_64: m6i, not Graviton m6g)."
   type        = string
-  default     = "m6g.xlarge"
+  default     = "m6i.xlarge"
 }
 
 variable "emr_core_instance_type" {
-  description = "EMR core node instance type."
+  description = "EMR core node instance type; its architecture must be emr_env_archive_arch."
   type        = string
-  default     = "r6g.xlarge"
+  default     = "r6i.xlarge"
 }
 
 variable "emr_core_instance_count" {
@@ -137,8 +137,19 @@ variable "emr_termination_protection" {
   default     = false
 }
 
+variable "emr_env_archive_arch" {
+  description = "Architecture of the ranklake env archive's native wheels (x86_64 when built by make package on x86_64; aarch64 for Graviton instance types)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "aarch64"], var.emr_env_archive_arch)
+    error_message = "emr_env_archive_arch must be x86_64 or aarch64."
+  }
+}
+
 variable "emr_bootstrap_actions" {
-  description = "Optional EMR bootstrap actions (scripts under s3://<artifacts>/bootstrap/)."
+  description = "Extra EMR bootstrap actions (scripts under s3://<artifacts>/bootstrap/), after the built-in Python 3.11 install."
   type = list(object({
     name = string
     path = string

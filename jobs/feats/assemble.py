@@ -64,9 +64,15 @@ def join_features(rows: DataFrame, t: FeatureTables, *, priors: Priors, k1: floa
     Returns the passthrough columns + every FEATURE_COLUMNS column (double)."""
     passthrough = [c for c in rows.columns if c not in (C.AS_OF_DATE, C.CTX_TS)]
     lt, ent = F.col(C.LIST_TYPE), F.col(C.ENTITY_ID)
+    titles = t.catalog.select(F.col(C.ITEM_ID).alias(ANCHOR), F.col(C.TITLE).alias("_a_title"))
     df = (rows.withColumn(UID, F.when(lt == "user", ent))
           .withColumn(QRY, F.when(lt == "query", ent))
-          .withColumn(ANCHOR, F.when(lt == "item", ent)))
+          .withColumn(ANCHOR, F.when(lt == "item", ent))
+          .join(titles, on=ANCHOR, how="left")
+          .withColumn(text.QTEXT, F.when(lt == "query", ent).when(lt == "item", F.col("_a_title"))))
+    # text pairs come from this small plan, not from the joined frame below: text.transform reads
+    # its input several times, and a dozen feature joins under it would be planned once per read
+    txt = text.transform(df.select(text.QTEXT, C.ITEM_ID), t.catalog, t.idf, k1=k1, b=b)
     same = {c: c for c in C.ITEM_FEATURES}
     df = df.join(_snap(t.item, {C.ITEM_ID: C.ITEM_ID}, {**same, C.CATEGORY: CAT, C.BRAND: BRAND}),
                  on=[C.ITEM_ID, C.AS_OF_DATE], how="left")
@@ -92,10 +98,6 @@ def join_features(rows: DataFrame, t: FeatureTables, *, priors: Priors, k1: floa
     df = df.join(_snap(t.item, {C.ITEM_ID: ANCHOR}, {C.CATEGORY: "_a_cat", C.BRAND: "_a_brand",
                                                      "i_price": "_a_price"}),
                  on=[ANCHOR, C.AS_OF_DATE], how="left")
-    titles = t.catalog.select(F.col(C.ITEM_ID).alias(ANCHOR), F.col(C.TITLE).alias("_a_title"))
-    df = (df.join(titles, on=ANCHOR, how="left")
-          .withColumn(text.QTEXT, F.when(lt == "query", ent).when(lt == "item", F.col("_a_title"))))
-    txt = text.transform(df.select(text.QTEXT, C.ITEM_ID), t.catalog, t.idf, k1=k1, b=b)
     df = df.join(txt, on=[text.QTEXT, C.ITEM_ID], how="left")
     q_tok, q_chr = query.query_length(F.col(QRY))
     df = (df.withColumn("q_len_tokens", q_tok).withColumn("q_len_chars", q_chr)

@@ -3,13 +3,17 @@
 Each injected row has exactly ONE problem and carries its reason code in ``_reason`` (the
 generate job writes those to ``truth_dirty``). Codes are shared with the validate stage:
 null_user_id, null_item_id, unknown_event_type, future_timestamp, too_old, duplicate,
-unknown_item, bot_user, bad_position, malformed_query, exact_duplicate.
+unknown_item, bot_user, bot_click_rate, bad_position, malformed_query, exact_duplicate.
 
 * duplicate: a copy of a clean row with a new event_id = original id + "-dup" (sorts after the
   original, so "keep the smallest event_id" keeps the original);
 * exact_duplicate: an identical copy, event_id included (manifest names that event_id);
 * bot_user: every event of a bot on its burst day (more than validate.bot_max_events_per_day
   clicks within two hours); bots have no other activity;
+* bot_click_rate: every event of a fast clicker on its burst day: more than
+  validate.bot_max_clicks_per_window clicks within 3/4 of one window, fewer events than the daily
+  cap; its user id continues the world's ids (u<n>) but it has no raw_users row and no other
+  activity. Humans never exceed half the click limit (jobs/gen/sessions.py);
 * late data: ~late_fraction of clean rows land 1-3 days after date(ts) (never after the window);
 * odd case: a few clean rows spell their (canonical) event type as " Click", "PURCHASE " ... which
   is valid after trim + lower-case, so those rows are NOT dirty.
@@ -29,7 +33,7 @@ EVENT_TYPE_NAMES = np.array(["impression", "click", "add_to_cart", "purchase"], 
 ROW_REASONS = ("null_user_id", "null_item_id", "unknown_event_type", "future_timestamp", "too_old",
                "duplicate", "unknown_item", "bad_position", "malformed_query", "exact_duplicate")
 APPENDED = ("duplicate", "exact_duplicate")
-REASONS = (*ROW_REASONS, "bot_user")
+REASONS = (*ROW_REASONS, "bot_user", "bot_click_rate")
 REASON_DICT = pa.array(list(REASONS), pa.string())
 DAY_US = 86_400 * US
 
@@ -53,6 +57,7 @@ class ChunkSpec:
     n_base: int  # clean rows generated before duplicates are appended
     reasons: tuple[tuple[str, int], ...]
     bots: tuple[tuple[int, int], ...] = ()  # (user index, events on this day)
+    fast_bots: tuple[tuple[int, int], ...] = ()  # (fast clicker index, clicks on this day)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class GenParams:
     late_fraction: float
     odd_case_fraction: float
     max_age_days: int
+    fast_bot_users: int = 0
 
 
 def _ids(prefix: str, seq: np.ndarray, width: int, suffix: np.ndarray | None = None) -> pa.Array:
@@ -90,18 +96,21 @@ MALFORMED_QUERIES = ["red\x07running shoes", "shoe " * 50, "?!!...", "\tlaptop\x
 
 def _dicts(gp: GenParams) -> dict[str, pa.Array]:
     w = get_world(gp.world)
-    cached = getattr(w, "_arrow_dicts", None)
+    attr = f"_arrow_dicts_{gp.fast_bot_users}"
+    cached = getattr(w, attr, None)
     if cached is None:
         v = max(len(x) for x in w.variant_text) if w.variant_text else 1
         flat_q = [x[i] if i < len(x) else "" for x in w.variant_text for i in range(v)]
         flat_n = [x[i] if i < len(x) else "" for x in w.variant_norm for i in range(v)]
         unknown = [f"i{gp.world.items + 1 + j:07d}" for j in range(997)]
+        n = len(w.user_ids)  # fast clickers: codes n + 1 + f (code n is the blank user id)
+        fast = [f"u{n + f:07d}" for f in range(gp.fast_bot_users)]
         cached = {"v": v,
-                  "user": pa.array(list(w.user_ids) + [""], pa.string()),
+                  "user": pa.array(list(w.user_ids) + [""] + fast, pa.string()),
                   "item": pa.array(list(w.item_ids) + unknown, pa.string()),
                   "query": pa.array(flat_q + MALFORMED_QUERIES, pa.string()),
                   "qn": pa.array(flat_n, pa.string())}
-        w._arrow_dicts = cached  # type: ignore[attr-defined]
+        setattr(w, attr, cached)
     return cached
 
 
@@ -180,6 +189,10 @@ def build_chunk(gp: GenParams, cs: ChunkSpec) -> pa.Table:
     n_sess = int(c["sess"].max()) + 1 if n else 0
     for b, (uidx, n_bot) in enumerate(cs.bots):
         extra.append(_bot_rows(gp, cs, rng, uidx, n_bot, n + b * 10**6, n_sess + b * 1000))
+    for f, (fidx, n_fast) in enumerate(cs.fast_bots):
+        b = len(cs.bots) + f
+        extra.append(_fast_bot_rows(gp, cs, rng, n_users + 1 + fidx, n_fast, n + b * 10**6,
+                                    n_sess + b * 1000))
     if extra:
         c = {k: np.concatenate([c[k], *[e[k] for e in extra]]) for k in c}
     return _to_arrow(gp, cs, c, d)
@@ -198,6 +211,27 @@ def _bot_rows(gp: GenParams, cs: ChunkSpec, rng: np.random.Generator, uidx: int,
             "etype": np.full(n, 1, np.int64), "ts": ts,
             "pos": rng.integers(1, gp.sessions.list_size + 1, n).astype(np.int64),
             "ingest": np.full(n, cs.day, np.int64), "reason": np.full(n, REASONS.index("bot_user")),
+            "uu": np.full(n, np.nan), "uq": np.full(n, np.nan), "qn": np.full(n, -1, np.int64)}
+
+
+def _fast_bot_rows(gp: GenParams, cs: ChunkSpec, rng: np.random.Generator, code: int, n: int,
+                   seq0: int, sess0: int) -> dict[str, np.ndarray]:
+    """n clicks (n > the click limit) within 3/4 of one window: one inhuman burst, one session."""
+    w = get_world(gp.world)
+    span = max(1, gp.sessions.click_window_us * 3 // 4)
+    start = (gp.world.day_start_us(cs.day) + int(rng.integers(0, 23)) * 3600 * US
+             + int(rng.integers(0, 3600 * US - span)))
+    ts = start + np.sort(rng.integers(0, span, n))
+    avail = np.nonzero(w.item_created_day < cs.day)[0]
+    return {"seq": seq0 + np.arange(n, dtype=np.int64), "suffix": np.zeros(n, np.int64),
+            "user": np.full(n, code, np.int64), "sess": np.full(n, sess0, np.int64),
+            "query": np.full(n, -1, np.int64),
+            # distinct items: two equal (user, item, click, ts) rows would be a `duplicate`
+            "item": rng.choice(avail, n, replace=len(avail) < n).astype(np.int64),
+            "etype": np.full(n, 1, np.int64), "ts": ts.astype(np.int64),
+            "pos": rng.integers(1, gp.sessions.list_size + 1, n).astype(np.int64),
+            "ingest": np.full(n, cs.day, np.int64),
+            "reason": np.full(n, REASONS.index("bot_click_rate")),
             "uu": np.full(n, np.nan), "uq": np.full(n, np.nan), "qn": np.full(n, -1, np.int64)}
 
 

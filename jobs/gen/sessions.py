@@ -8,7 +8,10 @@ utility are both visible in the clicks:
                                                or user utility (browse)
   P(add_to_cart | click) = 0.1 + 0.3*eff;  P(purchase | cart) = (0.15 + 0.35*eff) if in stock.
 All events of a user on one day are produced by one chunk, so a per-user-day cap (below the bot
-threshold) is enforced exactly and only injected bots exceed it.
+threshold) is enforced exactly and only injected bots exceed it. The same holds for the click
+rate: a session is dropped (and replaced by new draws) if it would give its user more than
+``click_cap`` clicks within one ``click_window_us`` window (clicks never cross midnight: sessions
+start by 23:45 and click within a minute).
 """
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ class SessionParams:
     search_share: float
     user_day_cap: int
     normal_users: int
+    click_cap: int = 10  # most clicks of one user within click_window_us
+    click_window_us: int = 60 * US
 
 
 def _variant_tables(w: World) -> tuple[np.ndarray, np.ndarray]:
@@ -198,6 +203,7 @@ def generate_clean(w: World, rng: np.random.Generator, day: int, block: int, nbl
         grp_start = np.repeat(c[starts] - sl[starts], np.diff(np.r_[starts, n_sess]))
         cum[o] = c - grp_start + used[sw]
         accept = (cum <= sp.user_day_cap) & (lens > 0)
+        accept &= ~_too_fast(ev, accept, out, pool[who], sp)
         np.add.at(used, who[accept], lens[accept])
         keep = accept[ev["sess"]]
         ev = {key: v[keep] for key, v in ev.items()}
@@ -209,6 +215,38 @@ def generate_clean(w: World, rng: np.random.Generator, day: int, block: int, nbl
         out.append({key: v[:take] for key, v in ev.items()})
         total += take
     return {key: np.concatenate([x[key] for x in out]) for key in out[0]} if out else _empty()
+
+
+def _too_fast(ev: dict[str, np.ndarray], accept: np.ndarray, kept: list[dict[str, np.ndarray]],
+              sess_user: np.ndarray, sp: SessionParams) -> np.ndarray:
+    """Per session of this batch: True if it has a click in a window that, over the clicks
+    already kept plus every accepted session of this batch, holds more than ``click_cap``.
+    Dropping those sessions can only lower other windows' counts, so what stays is safe."""
+    n_sess = len(accept)
+    bad = np.zeros(n_sess, bool)
+    new = (ev["etype"] == T_CLICK) & accept[ev["sess"]]
+    users = [sess_user[ev["sess"][new]]] + [k["user"][k["etype"] == T_CLICK] for k in kept]
+    ts = [ev["ts"][new]] + [k["ts"][k["etype"] == T_CLICK] for k in kept]
+    sess = [ev["sess"][new]] + [np.full(len(u), -1, np.int64) for u in users[1:]]
+    u, t, s = np.concatenate(users), np.concatenate(ts), np.concatenate(sess)
+    if len(t) <= sp.click_cap:
+        return bad
+    o = np.lexsort((t, u))
+    u, t, s = u[o], t[o], s[o]
+    # a key that orders by (user, ts) and keeps a window inside its user: ts spans < 2 days
+    rel = t - t.min()
+    span = int(rel.max()) + sp.click_window_us + 1
+    key = u.astype(np.int64) * span + rel
+    end = np.searchsorted(key, key + sp.click_window_us, side="left")
+    over = (end - np.arange(len(key))) > sp.click_cap
+    if not over.any():
+        return bad
+    cover = np.zeros(len(key) + 1, np.int64)
+    np.add.at(cover, np.flatnonzero(over), 1)
+    np.add.at(cover, end[over], -1)
+    hit = np.cumsum(cover[:-1]) > 0
+    bad[np.unique(s[hit & (s >= 0)])] = True
+    return bad
 
 
 def _empty() -> dict[str, np.ndarray]:

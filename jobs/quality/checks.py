@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from jobs.common import columns as C
 from jobs.common.errors import CheckFailed
@@ -62,15 +62,23 @@ def volume_check(event_date: date, count: int, history: dict[date, int], *, k: f
                        f" (allowed {threshold})")
 
 
-def bot_share_check(bot_rows: int, rows: int, max_share: float) -> CheckResult:
+def bot_rows_by_reason(reasons: Mapping[str | None, int],
+                       bot_reasons: Sequence[str]) -> dict[str, int]:
+    """Quarantined rows per bot reason (the rules marked ``bot: true``), zeros included."""
+    return {r: int(reasons.get(r, 0)) for r in bot_reasons}
+
+
+def bot_share_check(bot_rows: int, rows: int, max_share: float,
+                    by_reason: Mapping[str, int] | None = None) -> CheckResult:
     share = bot_rows / rows if rows else 0.0
     threshold = f"<= {max_share:.2%}"
+    split = ("; " + ", ".join(f"{k} {v}" for k, v in by_reason.items())) if by_reason else ""
     if share <= max_share:
         return CheckResult("bot_share", PASSED, share, threshold,
-                           f"bot share {share:.2%} ({bot_rows} of {rows} events)")
+                           f"bot share {share:.2%} ({bot_rows} of {rows} events{split})")
     return CheckResult("bot_share", FAILED, share, threshold,
-                       f"bot_share check failed: {share:.2%} of {rows} events ({bot_rows}) come "
-                       f"from bot-like users > max {max_share:.2%} (validate.bot_max_share)")
+                       f"bot_share check failed: {share:.2%} of {rows} events ({bot_rows}{split}) "
+                       f"come from bot-like users > max {max_share:.2%} (validate.bot_max_share)")
 
 
 def clean_rate_check(clean_rows: int, rows: int, min_rate: float) -> CheckResult:

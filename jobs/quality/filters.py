@@ -46,7 +46,7 @@ def helper_column(rule: Rule) -> str | None:
     """The column ``flag_rows`` adds for ``rule`` so GX can check it (None: checks data columns)."""
     return {"not_after_ingest": "_ts_limit", "max_age_days": "_age_days",
             "in_catalog": ITEM_KNOWN, "max_per_group": f"_n_{rule.reason}",
-            "query_text": "_query_norm_len"}.get(rule.kind)
+            "max_in_window": f"_n_{rule.reason}", "query_text": "_query_norm_len"}.get(rule.kind)
 
 
 def _rule_of(rules: RuleSet, kind: str) -> Rule | None:
@@ -134,6 +134,8 @@ def _failure(df: DataFrame, rule: Rule, run_date: date) -> tuple[DataFrame, Colu
             Window.unboundedPreceding, Window.unboundedFollowing)
         df = df.withColumn(helper, F.count(F.lit(1)).over(w))
         return df, F.col(ALIVE) & (F.col(helper) > F.lit(int(rule["max"])))
+    if k == "max_in_window":
+        return _max_in_window(df, rule, helper)
     if k == "query_text":
         raw = F.col(raw_name(rule["column"]))
         df = df.withColumn(helper, F.length(F.col(rule["column"])))
@@ -143,13 +145,35 @@ def _failure(df: DataFrame, rule: Rule, run_date: date) -> tuple[DataFrame, Colu
     raise ValueError(f"rule kind {k!r} has no Spark predicate")
 
 
+def _max_in_window(df: DataFrame, rule: Rule, helper: str) -> tuple[DataFrame, Column]:
+    """helper = the most matching rows of the row's group inside one window [t, t + w) (null
+    when the group has none); the max over windows starting at each matching row is the max
+    over all windows. Ties (same ts) share a window. Only alive rows with a non-null group key
+    and ts are counted, and only alive rows fail."""
+    keys, t = list(rule["group_by"]), F.col(rule["time_column"])
+    counted = (F.col(ALIVE) & t.isNotNull() & F.col(rule["column"]).isin(list(rule["values"])))
+    for key in keys:
+        counted &= F.col(key).isNotNull()
+    hit, us = f"_hit_{rule.reason}", f"_us_{rule.reason}"
+    span = int(rule["window_seconds"]) * 1_000_000
+    w = Window.partitionBy(*keys, hit).orderBy(us).rangeBetween(0, span - 1)
+    group = Window.partitionBy(*keys, ALIVE).rowsBetween(Window.unboundedPreceding,
+                                                         Window.unboundedFollowing)
+    df = (df.withColumn(hit, F.coalesce(counted, F.lit(False)))
+          .withColumn(us, F.unix_micros(t))
+          .withColumn(helper, F.when(F.col(hit), F.count(F.lit(1)).over(w)))
+          .withColumn(helper, F.max(helper).over(group))
+          .drop(hit, us))
+    return df, F.col(ALIVE) & (F.col(helper) > F.lit(int(rule["max"])))
+
+
 def flag_rows(rules: RuleSet, run_date: date) -> Transform:
     """Adds ``reason``: the first rule (in file order) the row fails, null when it passes all."""
 
     def _apply(df: DataFrame) -> DataFrame:
         df = df.withColumn(C.REASON, F.lit(None).cast("string"))
         for rule in rules.rules:
-            if rule.kind in ("unique_key", "max_per_group"):
+            if rule.kind in ("unique_key", "max_per_group", "max_in_window"):
                 df = df.withColumn(ALIVE, F.col(C.REASON).isNull())
             df, fails = _failure(df, rule, run_date)
             df = df.withColumn(C.REASON, F.when(F.col(C.REASON).isNull() & F.coalesce(

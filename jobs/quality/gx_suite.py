@@ -2,7 +2,7 @@
 
 Every rule becomes one or more expectations (tagged ``meta.reason``); the rule set's schema and
 volume become column-set / type / row-count expectations. Rules that need other rows or tables
-(future timestamp, age, unknown item, bot) are checked on the helper columns the filter adds
+(future timestamp, age, unknown item, bots, click rate) are checked on the helper columns the filter adds
 (``filters.helper_column``), so GX verifies exactly the values the filter acted on.
 
 Engines: ``spark`` validates the Spark frames themselves; ``pandas`` validates a bounded sample
@@ -69,7 +69,7 @@ def _rule_expectations(rule: Rule) -> list[Any]:
         return [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A=helper, column_B=rule["column"], or_equal=False,
             ignore_row_if="either_value_is_missing", meta=meta)]
-    if k in ("max_age_days", "max_per_group"):
+    if k in ("max_age_days", "max_per_group", "max_in_window"):
         limit = rule["days"] if k == "max_age_days" else rule["max"]
         return [gxe.ExpectColumnValuesToBeBetween(column=helper, max_value=int(limit), meta=meta)]
     if k == "unique_key":

@@ -27,6 +27,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "unique_key": ("columns", "keep_first_by"),
     "in_catalog": ("column",),
     "max_per_group": ("group_by", "max"),
+    # more than `max` rows with `column` in `values` within `window_seconds` of `time_column`
+    "max_in_window": ("group_by", "time_column", "column", "values", "window_seconds", "max"),
     "query_text": ("column", "max_length", "forbid_regex"),
 }
 SPARK_TYPES = {"string": "StringType", "int": "IntegerType", "long": "LongType",
@@ -56,9 +58,12 @@ class RuleSet:
     min_rows: int | None = None
     max_rows: int | None = None
     reasons: tuple[str, ...] = field(init=False)
+    bot_reasons: tuple[str, ...] = field(init=False)  # rules with `bot: true` (bot_share check)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reasons", tuple(r.reason for r in self.rules))
+        object.__setattr__(self, "bot_reasons",
+                           tuple(r.reason for r in self.rules if r.get("bot") is True))
 
     def rule(self, reason: str) -> Rule:
         for r in self.rules:
@@ -80,6 +85,20 @@ def _resolve(value: Any, params: dict[str, Any], where: str) -> Any:
     if isinstance(value, list):
         return [_resolve(v, params, where) for v in value]
     return value
+
+
+def _check_params(kind: str, prm: dict[str, Any], where: str) -> None:
+    """Values a Spark predicate cannot be built from fail here, naming the rule."""
+    if "bot" in prm and not isinstance(prm["bot"], bool):
+        raise ConfigError(f"{where}: 'bot' must be true or false, got {prm['bot']!r}")
+    if kind == "max_in_window":
+        w, m = prm["window_seconds"], prm["max"]
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise ConfigError(f"{where}: window_seconds must be an integer >= 1, got {w!r}")
+        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+            raise ConfigError(f"{where}: max must be an integer >= 1, got {m!r}")
+        if not isinstance(prm["values"], list) or not prm["values"]:
+            raise ConfigError(f"{where}: values must be a non-empty list")
 
 
 def parse_rules(tree: dict[str, Any], params: dict[str, Any], source: str = "rules") -> dict[
@@ -114,6 +133,7 @@ def parse_rules(tree: dict[str, Any], params: dict[str, Any], source: str = "rul
             seen.add(reason)
             prm = {k: _resolve(v, params, where) for k, v in raw.items()
                    if k not in ("reason", "kind")}
+            _check_params(kind, prm, f"{where} ({reason})")
             rules.append(Rule(reason, kind, prm))
         vol = section.get("volume") or {}
         out[name] = RuleSet(name, version, schema, tuple(rules), vol.get("min_rows"),

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from jobs.common.text import normalize_query
 from jobs.serving.lookup import PRIMARY_KIND, AsyncLookupClient, NoListVersion, age_seconds
-from jobs.serving.metrics import Metrics, MetricsMiddleware, endpoint_label
+from jobs.serving.metrics import Metrics
 from jobs.serving.redis_conn import RedisParams, params_from_config
 
 try:
@@ -75,35 +78,194 @@ class ApiError(Exception):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorResponse} for s in (401, 422, 503)}
+LIST_PATHS = {"/v1/recommend": "recommend", "/v1/rank": "rank", "/v1/similar": "similar"}
+ID_PARAM = {"recommend": "user_id", "rank": "query", "similar": "item_id"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # the complement of ID_PATTERN's character class
+_SMALL_INT = re.compile(r"[0-9]{1,4}")
+_JSON_TYPE = b"application/json"
+_TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")]
 
 
 def _json(obj: Any, status: int = 200) -> Response:
     return Response(_dumps(obj), status_code=status, media_type="application/json")
 
 
-def create_app(cfg: Settings, params: RedisParams | None = None) -> FastAPI:
+def _error_body(exc: ApiError) -> bytes:
+    return _dumps({"error": {"code": exc.code, "message": exc.message}})
+
+
+class Lookups:
+    """The three list endpoints' logic, shared by FastAPI's routes and the fast path: auth,
+    exclude parsing, one Redis lookup, the stored-K check, metrics; returns the JSON body or
+    raises ApiError."""
+
+    def __init__(self, conf: Any, client: Callable[[], AsyncLookupClient], metrics: Metrics) -> None:
+        import redis
+
+        self.conf, self.client, self.metrics = conf, client, metrics
+        self.api_key = conf.api_key.encode() if conf.api_key else None
+        self.max_exclude_chars = conf.max_exclude * (conf.max_id_len + 1)
+        self.redis_errors = (redis.RedisError, OSError)
+
+    def check_key(self, given: str | None) -> None:
+        if self.api_key is not None and not hmac.compare_digest((given or "").encode(), self.api_key):
+            raise ApiError(401, "unauthorized", "missing or wrong X-API-Key header")
+
+    def parse_exclude(self, raw: str | None) -> frozenset[str]:
+        if not raw:
+            return frozenset()
+        conf = self.conf
+        ids = [x.strip() for x in raw.split(",") if x.strip()]
+        if len(ids) > conf.max_exclude:
+            raise ApiError(422, "invalid_request", f"exclude: at most {conf.max_exclude} ids")
+        if any(len(x) > conf.max_id_len for x in ids):
+            raise ApiError(422, "invalid_request", f"exclude: ids are at most {conf.max_id_len} chars")
+        return frozenset(ids)
+
+    async def answer(self, endpoint: str, entity: str, k: int, exclude: str | None,
+                     api_key: str | None) -> bytes:
+        if endpoint == "rank" and not normalize_query(entity):
+            raise ApiError(422, "invalid_request", "query: has no letters or digits")
+        self.check_key(api_key)
+        excl = self.parse_exclude(exclude)
+        try:
+            res = await self.client().lookup(endpoint, entity, k, excl)
+        except NoListVersion:
+            raise ApiError(503, "no_lists", "no list version has been published yet") from None
+        except self.redis_errors as exc:
+            raise ApiError(503, "redis_unavailable", f"Redis unavailable: {type(exc).__name__}") from None
+        stored = (res.meta.get("k") or {}).get(PRIMARY_KIND[endpoint])
+        if stored and k > stored:
+            raise ApiError(422, "invalid_request", f"k: must be between 1 and {stored}, the stored "
+                                                   "list length")
+        if res.fallback:
+            self.metrics.fallback(endpoint, (res.matched or "none").split(":", 1)[0])
+        if res.removed:
+            self.metrics.filtered_items(endpoint, res.removed)
+        return _dumps(res.to_dict())
+
+    def fast_params(self, endpoint: str, query_string: bytes) -> tuple[str, int, str | None] | None:
+        """(entity, k, exclude) when the query string is plainly valid, else None: then FastAPI
+        handles the request (and words its 422). Decoded exactly as Starlette does (latin-1,
+        then ``parse_qsl``); a repeated parameter also falls through (FastAPI keeps the last)."""
+        if not query_string:
+            return None
+        id_name = ID_PARAM[endpoint]
+        entity = k_raw = exclude = None
+        for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+            if name == id_name:
+                if entity is not None:
+                    return None
+                entity = value
+            elif name == "k":
+                if k_raw is not None:
+                    return None
+                k_raw = value
+            elif name == "exclude":
+                if exclude is not None:
+                    return None
+                exclude = value
+        conf = self.conf
+        if entity is None or not entity:
+            return None
+        if endpoint == "rank":
+            if len(entity) > conf.max_query_len:
+                return None
+        elif len(entity) > conf.max_id_len or _CONTROL.search(entity):
+            return None
+        if k_raw is None:
+            k = 10
+        elif _SMALL_INT.fullmatch(k_raw) and 1 <= int(k_raw) <= conf.max_k:
+            k = int(k_raw)
+        else:
+            return None
+        if exclude is not None and len(exclude) > self.max_exclude_chars:
+            return None
+        return entity, k, exclude
+
+
+class LookupApp(FastAPI):
+    """FastAPI (routes, validation, OpenAPI at /docs, /health, /metrics) with a fast path in
+    front: a GET of one of the three list endpoints whose parameters are plainly valid is
+    answered straight from ASGI (same logic, same bytes) without Starlette's middleware stack,
+    routing and FastAPI's parameter solving, which cost more than the lookup itself. Everything
+    else, and every request the fast path is unsure about, goes through FastAPI. Every HTTP
+    request is timed here for /metrics."""
+
+    lookups: Lookups
+    metrics: Metrics
+    fast_path = True  # False: every request through FastAPI (tests compare the two)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        path = scope["path"]
+        status = 500
+        try:
+            endpoint = LIST_PATHS.get(path) if self.fast_path and scope["method"] == "GET" else None
+            params = self.lookups.fast_params(endpoint, scope["query_string"]) if endpoint else None
+            if params is None:
+                box = [500]
+
+                async def send_status(message: Any) -> None:
+                    if message["type"] == "http.response.start":
+                        box[0] = message["status"]
+                    await send(message)
+
+                try:
+                    await super().__call__(scope, receive, send_status)
+                finally:
+                    status = box[0]
+                return
+            api_key = None
+            if self.lookups.api_key is not None:
+                api_key = next((v.decode("latin-1") for h, v in scope["headers"] if h == b"x-api-key"),
+                               None)
+            try:
+                body = await self.lookups.answer(endpoint, params[0], params[1], params[2], api_key)
+                status = 200
+            except ApiError as exc:
+                self.metrics.error(path, exc.code)
+                body, status = _error_body(exc), exc.status
+            except Exception:
+                await send({"type": "http.response.start", "status": 500, "headers": _TEXT_HEADERS})
+                await send({"type": "http.response.body", "body": b"Internal Server Error"})
+                raise
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", _JSON_TYPE),
+                                    (b"content-length", b"%d" % len(body))]})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            self.metrics.observe(path, status, time.perf_counter() - t0)
+
+
+def create_app(cfg: Settings, params: RedisParams | None = None) -> LookupApp:
     conf = cfg.serving
     params = params or params_from_config(cfg)
     metrics = Metrics()
     holder: dict[str, AsyncLookupClient] = {}
 
     def lookup_client() -> AsyncLookupClient:
-        if "c" not in holder:  # created in the serving event loop
-            holder["c"] = AsyncLookupClient(params, max_connections=conf.redis_max_connections)
-        return holder["c"]
+        c = holder.get("c")
+        if c is None:  # created in the serving event loop
+            c = holder["c"] = AsyncLookupClient(params, max_connections=conf.redis_max_connections)
+        return c
 
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
         yield
         if "c" in holder:
             await holder.pop("c").close()
 
-    app = FastAPI(title="ranklake lookup", version="1", lifespan=lifespan,
-                  description="Precomputed top-K lists from Redis, one list version per response.")
-    app.state.metrics = metrics
+    app = LookupApp(title="ranklake lookup", version="1", lifespan=lifespan,
+                    description="Precomputed top-K lists from Redis, one list version per response.")
+    app.state.metrics = app.metrics = metrics
+    lookups = app.lookups = Lookups(conf, lookup_client, metrics)
 
     def error(request: Request, exc: ApiError) -> Response:
-        metrics.errors.labels(endpoint_label(request.url.path), exc.code).inc()
-        return _json({"error": {"code": exc.code, "message": exc.message}}, exc.status)
+        metrics.error(request.url.path, exc.code)
+        return Response(_error_body(exc), status_code=exc.status, media_type="application/json")
 
     app.add_exception_handler(ApiError, error)  # type: ignore[arg-type]
 
@@ -116,47 +278,18 @@ def create_app(cfg: Settings, params: RedisParams | None = None) -> FastAPI:
             parts.append(f"{where}: {e['msg']}")
         return error(request, ApiError(422, "invalid_request", "; ".join(parts)))
 
-    def check_key(request: Request) -> None:
-        if conf.api_key:
-            given = request.headers.get("x-api-key", "")
-            if not hmac.compare_digest(given.encode(), conf.api_key.encode()):
-                raise ApiError(401, "unauthorized", "missing or wrong X-API-Key header")
-
-    def parse_exclude(raw: str | None) -> frozenset[str]:
-        ids = [x.strip() for x in (raw or "").split(",") if x.strip()]
-        if len(ids) > conf.max_exclude:
-            raise ApiError(422, "invalid_request", f"exclude: at most {conf.max_exclude} ids")
-        if any(len(x) > conf.max_id_len for x in ids):
-            raise ApiError(422, "invalid_request", f"exclude: ids are at most {conf.max_id_len} chars")
-        return frozenset(ids)
-
     async def serve(request: Request, endpoint: str, entity: str, k: int,
                     exclude: str | None) -> Response:
-        check_key(request)
-        excl = parse_exclude(exclude)
-        import redis
-
-        try:
-            res = await lookup_client().lookup(endpoint, entity, k, excl)
-        except NoListVersion:
-            raise ApiError(503, "no_lists", "no list version has been published yet") from None
-        except (redis.RedisError, OSError) as exc:
-            raise ApiError(503, "redis_unavailable", f"Redis unavailable: {type(exc).__name__}") from None
-        stored = (res.meta.get("k") or {}).get(PRIMARY_KIND[endpoint])
-        if stored and k > stored:
-            raise ApiError(422, "invalid_request", f"k: must be between 1 and {stored}, the stored "
-                                                   "list length")
-        if res.fallback:
-            metrics.fallbacks.labels(endpoint, (res.matched or "none").split(":", 1)[0]).inc()
-        if res.removed:
-            metrics.filtered.labels(endpoint).inc(res.removed)
-        return _json(res.to_dict())
+        body = await lookups.answer(endpoint, entity, k, exclude, request.headers.get("x-api-key"))
+        return Response(body, media_type="application/json")
 
     kq = Query(10, ge=1, le=conf.max_k, description="list length (1..stored K)")
     xq = Query(None, max_length=conf.max_exclude * (conf.max_id_len + 1),
                description="comma-separated item ids to leave out")
     idq = {"min_length": 1, "max_length": conf.max_id_len, "pattern": ID_PATTERN}
 
+    # response_model only documents the answer (OpenAPI): the handlers return ready bytes, so
+    # FastAPI never validates or re-serialises them
     @app.get("/v1/recommend", response_model=ListResponse, responses=ERRORS)
     async def recommend(request: Request, user_id: str = Query(..., **idq), k: int = kq,
                         exclude: str | None = xq) -> Response:
@@ -165,10 +298,6 @@ def create_app(cfg: Settings, params: RedisParams | None = None) -> FastAPI:
     @app.get("/v1/rank", response_model=ListResponse, responses=ERRORS)
     async def rank(request: Request, query: str = Query(..., min_length=1, max_length=conf.max_query_len),
                    k: int = kq, exclude: str | None = xq) -> Response:
-        from jobs.common.text import normalize_query
-
-        if not normalize_query(query):
-            raise ApiError(422, "invalid_request", "query: has no letters or digits")
         return await serve(request, "rank", query, k, exclude)
 
     @app.get("/v1/similar", response_model=ListResponse, responses=ERRORS)
@@ -208,18 +337,34 @@ def create_app(cfg: Settings, params: RedisParams | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="bind address (default serving.host)")
     p.add_argument("--port", type=int, default=None, help="port (default serving.port)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     p.add_argument("--stop-redis", action="store_true",
                    help="stop the embedded Redis (started by publish) and exit")
 
 
+SERVE_CONFIG_ENV = "RANKLAKE_SERVE_CONFIG"  # env + --conf overrides, for --workers N
+
+
+def worker_app() -> LookupApp:
+    """``uvicorn --factory`` entry of ``--workers N``: every worker process builds its own app
+    (own Redis connections, own metrics) from the config of the ``ranklake serve`` that started it."""
+    import json
+    import os
+
+    from jobs.common.config import load_config
+
+    spec = json.loads(os.environ[SERVE_CONFIG_ENV])
+    return create_app(load_config(spec["env"], spec["conf"]))
+
+
 def run(ctx: JobContext) -> None:
+    from jobs.serving.httpproto import protocol_class
     from jobs.serving.redis_conn import stop_embedded
 
     cfg = ctx.cfg
@@ -230,9 +375,21 @@ def run(ctx: JobContext) -> None:
 
     host = ctx.args.host or cfg.serving.host
     port = ctx.args.port or cfg.serving.port
-    print(f"ranklake lookup service on http://{host}:{port} (docs: /docs)", flush=True)
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level=cfg.serving.log_level,
-                access_log=False)
+    workers = max(1, int(getattr(ctx.args, "workers", 1) or 1))
+    # uvloop + httptools when installed (the `serve` extra), one write per response
+    opts: dict[str, Any] = {"host": host, "port": port, "log_level": cfg.serving.log_level,
+                            "access_log": False, "loop": "auto", "http": protocol_class()}
+    print(f"ranklake lookup service on http://{host}:{port} (docs: /docs"
+          f"{f'; {workers} workers' if workers > 1 else ''})", flush=True)
+    if workers == 1:
+        uvicorn.run(create_app(cfg), **opts)
+        return
+    import json
+    import os
+
+    params_from_config(cfg)  # starts the embedded Redis once, before the workers look for it
+    os.environ[SERVE_CONFIG_ENV] = json.dumps({"env": ctx.args.env, "conf": list(ctx.args.conf or [])})
+    uvicorn.run("jobs.serving.app:worker_app", factory=True, workers=workers, **opts)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """The lookup client: one Redis round trip per request, one version per response.
 
 A Lua script (atomic on the server) reads the pointer once, walks the candidate keys of the
-fallback chain **of that version only**, returns the first list found plus the in-stock flag of
-each of its items; Python decodes it, removes out-of-stock and excluded items and takes the first
-k of what is left (the precomputed lists hold K >= max k candidates, so the list refills from its
-own next candidates). A reader therefore never sees two versions in one response, and a version
-being written is never read (the pointer only moves after verification).
+fallback chain **of that version only**, returns the first list found plus the in-stock flags of
+its leading items: it checks ids in rank order (one SMISMEMBER per round) until ``need`` =
+k + len(exclude) of them are in stock or the list ends, since at most len(exclude) of those can be
+excluded; Python decodes the list, removes out-of-stock and excluded items and takes the first k
+of what is left (the precomputed lists hold K >= max k candidates, so the list refills from its
+own next candidates) and never reads past the checked ids. A reader therefore never sees two
+versions in one response, and a version being written is never read (the pointer only moves
+after verification).
 
 Chains (most specific first; ``@c:`` = the item's category list, ``@l:`` = a category whose
 normalised leaf equals the query or one of its tokens):
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from jobs.common.text import normalize_query, query_variants
 from jobs.serving import codec
@@ -33,7 +36,8 @@ LOOKUP_LUA = """
 local ver = redis.call('GET', KEYS[1])
 if not ver then return {} end
 local base = ARGV[1] .. ver .. ':'
-for i = 2, #ARGV do
+local need = tonumber(ARGV[2])
+for i = 3, #ARGV do
   local s = ARGV[i]
   local tag = string.sub(s, 1, 3)
   if tag == '@c:' or tag == '@l:' then
@@ -45,22 +49,29 @@ for i = 2, #ARGV do
     local blob = redis.call('GET', base .. s)
     if blob then
       local n = string.byte(blob, 3) * 256 + string.byte(blob, 4)
-      local ids = {}
-      for id in string.gmatch(string.sub(blob, 5 + 4 * n), '[^\\31]+') do ids[#ids + 1] = id end
-      local flags = ''
-      if #ids > 0 then
-        local m = redis.call('SMISMEMBER', base .. 'instock', unpack(ids))
-        local t = {}
-        for j = 1, #m do if m[j] == 1 then t[j] = '1' else t[j] = '0' end end
-        flags = table.concat(t)
+      local pos, len, done, ok = 5 + 4 * n, #blob, 0, 0
+      local stock, flags = base .. 'instock', {}
+      while done < n and ok < need do
+        local ids = {}
+        while #ids < need - ok and done + #ids < n do
+          local e = string.find(blob, '\\31', pos, true) or (len + 1)
+          ids[#ids + 1] = string.sub(blob, pos, e - 1)
+          pos = e + 1
+        end
+        local m = redis.call('SMISMEMBER', stock, unpack(ids))
+        for j = 1, #m do
+          if m[j] == 1 then flags[#flags + 1] = '1'; ok = ok + 1 else flags[#flags + 1] = '0' end
+        end
+        done = done + #ids
       end
-      return {ver, i - 1, blob, flags, s}
+      return {ver, i - 2, blob, table.concat(flags), s}
     end
   end
 end
 return {ver, 0}
 """
 GLOBAL = "f:global"
+_POINTER_KEYS = [K.POINTER]
 PRIMARY_KIND = {"recommend": "user", "rank": "query", "similar": "item"}
 
 
@@ -68,8 +79,7 @@ class NoListVersion(LookupError):
     """Nothing has been published yet (no pointer)."""
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):  # a tuple: ~10 per response, built on the hot path
     item_id: str
     score: float
     rank: int
@@ -87,7 +97,7 @@ class Result:
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": [{"item_id": i.item_id, "score": i.score, "rank": i.rank} for i in self.items],
+        return {"items": [{"item_id": i, "score": s, "rank": r} for i, s, r in self.items],
                 "list_version": self.list_version, "model_version": self.model_version,
                 "source": self.source}
 
@@ -123,11 +133,14 @@ def finish(raw: Sequence[Any], endpoint: str, k: int, exclude: frozenset[str],
     source, ids, scores = codec.decode(blob)
     kept: list[Item] = []
     removed = 0
-    for pos, (item, score) in enumerate(zip(ids, scores)):
-        if (flags and flags[pos] != "1") or item in exclude:
+    checked = len(flags)  # the script checked the stock of the first `checked` ids only
+    for pos, item in enumerate(ids):
+        if pos >= checked:
+            break
+        if flags[pos] != "1" or item in exclude:
             removed += 1
             continue
-        kept.append(Item(item, round(score, 6), len(kept) + 1))
+        kept.append(Item(item, round(scores[pos], 6), len(kept) + 1))
         if len(kept) == k:
             break
     primary = idx == 1 or (endpoint == "rank" and matched.startswith("q:"))
@@ -167,9 +180,10 @@ class LookupClient:
 
     def lookup(self, endpoint: str, entity: str, k: int = 10,
                exclude: Sequence[str] = ()) -> Result:
-        raw = self._script(keys=[K.POINTER], args=[K.VERSION_BASE, *chain(endpoint, entity)])
+        excl = frozenset(exclude)
+        raw = self._script(keys=_POINTER_KEYS, args=[K.VERSION_BASE, k + len(excl), *chain(endpoint, entity)])
         meta = self.meta(_s(raw[0])) if raw else {}
-        return finish(raw, endpoint, k, frozenset(exclude), meta)
+        return finish(raw, endpoint, k, excl, meta)
 
     def recommend(self, user_id: str, k: int = 10, exclude: Sequence[str] = ()) -> Result:
         return self.lookup("recommend", user_id, k, exclude)
@@ -185,12 +199,17 @@ class LookupClient:
 
 
 class AsyncLookupClient:
-    """The same lookups on redis.asyncio, for the HTTP app's event loop."""
+    """The same lookups for the HTTP app's event loop: the script runs on one multiplexed,
+    auto-pipelined connection (jobs.serving.pipelined; redis.asyncio for TLS URLs or without
+    hiredis), /health and the version metadata use a redis.asyncio pool."""
 
     def __init__(self, params: RedisParams, **redis_kw: Any) -> None:
+        from jobs.serving import pipelined
         from jobs.serving.redis_conn import async_client
 
-        self.redis = async_client(params, **redis_kw)
+        self.redis = async_client(params, **redis_kw)  # /health, metadata
+        # the lookups: one multiplexed, auto-pipelined connection (redis.asyncio for TLS URLs)
+        self.fast = pipelined.PipelinedRedis(params) if pipelined.supports(params.url) else None
         self._script = self.redis.register_script(LOOKUP_LUA)
         self._meta = _MetaCache()
 
@@ -212,11 +231,18 @@ class AsyncLookupClient:
 
     async def lookup(self, endpoint: str, entity: str, k: int = 10,
                      exclude: Sequence[str] = ()) -> Result:
-        raw = await self._script(keys=[K.POINTER], args=[K.VERSION_BASE, *chain(endpoint, entity)])
-        meta = await self.meta(_s(raw[0])) if raw else {}
-        return finish(raw, endpoint, k, frozenset(exclude), meta)
+        excl = exclude if isinstance(exclude, frozenset) else frozenset(exclude)
+        args = [K.VERSION_BASE, k + len(excl), *chain(endpoint, entity)]
+        if self.fast is not None:
+            raw = await self.fast.evalsha(LOOKUP_LUA, _POINTER_KEYS, args)
+        else:
+            raw = await self._script(keys=_POINTER_KEYS, args=args)
+        meta = (self._meta.get(_s(raw[0])) or await self.meta(_s(raw[0]))) if raw else {}
+        return finish(raw, endpoint, k, excl, meta)
 
     async def close(self) -> None:
+        if self.fast is not None:
+            await self.fast.aclose()
         await self.redis.aclose()
 
 

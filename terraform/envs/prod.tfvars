@@ -11,7 +11,7 @@ lake_noncurrent_version_days = 30
 log_retention_days           = 365
 
 emr_release_label          = "emr-7.5.0"
-emr_core_instance_type     = "r6g.2xlarge"
+emr_core_instance_type     = "r6i.2xlarge"
 emr_core_instance_count    = 4
 emr_idle_timeout_seconds   = 14400
 emr_step_concurrency_level = 2

@@ -37,6 +37,35 @@ def test_redis_url_from_env(monkeypatch):
     assert load_config("local").redis.url == "redis://10.0.0.5:6379/0"
 
 
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ranklake-prod/redis/auth-AbC1eF"
+
+
+def test_redis_secret_arn_from_env_in_every_env(monkeypatch):
+    monkeypatch.delenv("RANKLAKE_REDIS_SECRET_ARN", raising=False)
+    for env in ("local", "test", "emr"):
+        assert load_config(env).redis.secret_arn is None
+    monkeypatch.setenv("RANKLAKE_REDIS_SECRET_ARN", ARN)
+    for env in ("local", "test", "emr"):
+        assert load_config(env).redis.secret_arn == ARN
+    cn = "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x/redis/auth"  # partition, no suffix
+    assert load_config("emr", [f"redis.secret_arn={cn}"]).redis.secret_arn == cn
+
+
+@pytest.mark.parametrize("value", [
+    "rediss://:t0ken@master.x.cache.amazonaws.com:6379/0",  # a URL pasted where the ARN belongs
+    "ranklake-prod/redis/auth",  # a name: the region would be unknown
+    "arn:aws:s3:::ranklake-prod-lake",
+    "arn:aws:secretsmanager:eu-west-1:1234:secret:x",
+])
+def test_redis_secret_arn_must_be_an_arn_and_is_not_echoed(monkeypatch, value):
+    monkeypatch.setenv("RANKLAKE_REDIS_SECRET_ARN", value)
+    with pytest.raises(ConfigError) as err:
+        load_config("emr")
+    msg = str(err.value)
+    assert msg.startswith("config key 'redis.secret_arn': ") and "Secrets Manager secret ARN" in msg
+    assert value not in msg and "(value not shown)" in msg
+
+
 def test_unknown_key_names_the_key(tmp_path):
     _write(tmp_path, "lake: {root: /x}\ntopk: {kk: 3}\n")
     with pytest.raises(ConfigError, match=r"unknown config key 'topk.kk'"):

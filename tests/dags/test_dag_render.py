@@ -127,7 +127,11 @@ def expected_step(stage_args):
         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [
             "spark-submit", "--master", "yarn", "--deploy-mode", "cluster",
             "--archives", "s3://rl-artifacts/envs/ranklake-env-0.1.0.tar.gz#environment",
-            "--files", "s3://rl-artifacts/conf/0.1.0/base.yaml,s3://rl-artifacts/conf/0.1.0/emr.yaml",
+            "--files", "s3://rl-artifacts/conf/0.1.0/base.yaml,s3://rl-artifacts/conf/0.1.0/emr.yaml,"
+                       "s3://rl-artifacts/conf/0.1.0/rules.yaml",
+            # the archive's interpreter for driver (cluster mode) and executors; outranks EMR's
+            # PYSPARK_PYTHON/PYSPARK_DRIVER_PYTHON (Python 3.9)
+            "--conf", "spark.pyspark.python=./environment/bin/python",
             *env, "s3://rl-artifacts/jobs/0.1.0/main.py", *stage_args]},
     }
 
@@ -173,6 +177,46 @@ def test_emr_steps_accepted_by_the_emr_api(emr_dag):
     assert step["ActionOnFailure"] == "CONTINUE"
     assert step["Config"]["Jar"] == "command-runner.jar"
     assert step["Config"]["Args"] == submit.steps[0]["HadoopJarStep"]["Args"]
+
+
+def test_emr_steps_ship_every_conf_file_the_jobs_read(emr_dag):
+    """--files must carry base + emr (config) and rules.yaml (validate): RANKLAKE_CONF_DIR=. is all
+    the driver sees; the archive's interpreter is /usr/bin/python3.11 from the bootstrap action."""
+    args = render(emr_dag, "validate_submit", variables=EMR_VARS).steps[0]["HadoopJarStep"]["Args"]
+    files = args[args.index("--files") + 1].split(",")
+    assert [f.rsplit("/", 1)[1] for f in files] == ["base.yaml", "emr.yaml", "rules.yaml"]
+    assert sorted(p.stem for p in (REPO / "conf").glob("*.yaml")
+                  if p.stem not in ("local", "test")) == ["base", "emr", "rules"]
+    confs = [args[i + 1] for i, a in enumerate(args) if a == "--conf"]
+    assert "spark.pyspark.python=./environment/bin/python" in confs
+    assert "--py-files" not in args and "--packages" not in args
+
+
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ranklake-prod/redis/auth-AbC1eF"
+
+
+@pytest.mark.parametrize("task_id", ["feast_materialize_submit", "publish_submit", "smoke_submit"])
+def test_emr_steps_pass_only_the_redis_secret_arn_to_driver_and_executors(emr_dag, task_id):
+    """Variable ranklake_redis_secret_arn (terraform output redis_secret_arn) -> both env maps;
+    the token itself is fetched on the cluster (jobs/serving/redis_conn.py)."""
+    variables = {**EMR_VARS, "ranklake_redis_secret_arn": SECRET_ARN}
+    args = render(emr_dag, task_id, variables=variables).steps[0]["HadoopJarStep"]["Args"]
+    confs = [args[i + 1] for i, a in enumerate(args) if a == "--conf"]
+    assert f"spark.yarn.appMasterEnv.RANKLAKE_REDIS_SECRET_ARN={SECRET_ARN}" in confs
+    assert f"spark.executorEnv.RANKLAKE_REDIS_SECRET_ARN={SECRET_ARN}" in confs
+    assert not [a for a in args if "REDIS_URL" in a or "REDIS_PASSWORD" in a or "rediss://" in a]
+    # without the Variable (and no RANKLAKE_REDIS_SECRET_ARN at parse time) nothing is added
+    plain = render(emr_dag, task_id, variables=EMR_VARS).steps[0]["HadoopJarStep"]["Args"]
+    assert not [a for a in plain if "RANKLAKE_REDIS_SECRET_ARN" in a]
+
+
+def test_emr_steps_refuse_a_redis_secret_arn_that_is_not_an_arn(emr_dag):
+    pasted = "rediss://:t0kenT0ken@master.x.cache.amazonaws.com:6379/0"  # the secret's url field
+    with pytest.raises(Exception) as err:
+        render(emr_dag, "publish_submit",
+               variables={**EMR_VARS, "ranklake_redis_secret_arn": pasted})
+    assert "must be a Secrets Manager secret ARN" in str(err.value)
+    assert "t0kenT0ken" not in str(err.value)
 
 
 def test_smoke_checks_the_service_url_or_runs_in_process(dag):

@@ -14,6 +14,7 @@ from jobs.common.delta import read_table
 from jobs.common.text import normalize_query
 
 EVENTS, DAYS, DIRTY, BOT_MAX, MAX_AGE = 5000, 10, 0.06, 100, 365
+CLICK_MAX, CLICK_WINDOW_S = 20, 60  # validate.bot_max_clicks_per_window / _window_seconds defaults
 ARGS = ["--events", str(EVENTS), "--days", str(DAYS), "--seed", "11", "--dirty-fraction", str(DIRTY),
         "--conf", f"validate.bot_max_events_per_day={BOT_MAX}"]
 TABLES = ["raw_events", "raw_catalog", "raw_users", "judgments", "truth_utility", "truth_dirty"]
@@ -82,6 +83,7 @@ def test_event_count_and_dirty_fraction_are_exact(spark, run_a):
     assert dirty.count() == round(EVENTS * DIRTY)
     reasons = {r["injected_reason"]: r["count"] for r in dirty.groupBy("injected_reason").count().collect()}
     assert reasons.pop("bot_user", 0) > BOT_MAX  # one bot day fits into half the dirty budget
+    assert CLICK_MAX < reasons.pop("bot_click_rate", 0) <= BOT_MAX  # one fast clicker
     assert set(reasons) == {"null_user_id", "null_item_id", "unknown_event_type", "future_timestamp",
                             "too_old", "duplicate", "unknown_item", "bad_position", "malformed_query",
                             "exact_duplicate"}
@@ -110,6 +112,17 @@ def _flagged(spark, cfg) -> dict[str, set[str]]:
     day = ev.withColumn("d", F.to_date(C.TS)).where(F.col(C.USER_ID).isNotNull())
     heavy = day.groupBy(C.USER_ID, "d").count().where(F.col("count") > BOT_MAX)
     out["bot_user"] = {r[0] for r in day.join(heavy, [C.USER_ID, "d"], "inner").select(C.EVENT_ID).collect()}
+    # inhuman click rate, by a self-join: clicks b with a.ts <= b.ts < a.ts + window
+    clicks = day.where((et == C.CLICK) & (F.trim(F.col(C.USER_ID)) != "")).select(
+        C.USER_ID, "d", F.unix_micros(C.TS).alias("us"), C.EVENT_ID).distinct()  # exact dups once
+    a, b = clicks.alias("a"), clicks.alias("b")
+    pairs = a.join(b, (F.col("a.user_id") == F.col("b.user_id")) & (F.col("a.d") == F.col("b.d"))
+                   & (F.col("b.us") >= F.col("a.us"))
+                   & (F.col("b.us") < F.col("a.us") + CLICK_WINDOW_S * 1_000_000), "inner")
+    fast = (pairs.groupBy("a.user_id", "a.d", "a.event_id").count().where(F.col("count") > CLICK_MAX)
+            .select(F.col("user_id").alias(C.USER_ID), "d").distinct())
+    out["bot_click_rate"] = {r[0] for r in day.join(fast, [C.USER_ID, "d"], "inner")
+                             .select(C.EVENT_ID).collect()}
     key = [C.USER_ID, C.ITEM_ID, C.EVENT_TYPE, C.TS]
     first = ev.groupBy(*key).agg(F.min(C.EVENT_ID).alias("first"))
     dups = ev.join(first, key, "inner").where(F.col(C.EVENT_ID) > F.col("first")).select(C.EVENT_ID)

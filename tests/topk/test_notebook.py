@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-# heavy: not yet verified green on the 2-core build machine
-# (see the issue note); `make test-all` runs it
-pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
+pytestmark = pytest.mark.e2e
 NB = Path(__file__).resolve().parents[2] / "notebooks" / "topk_inspect.ipynb"
 
 

@@ -33,7 +33,8 @@ def test_generated_dirty_rows_are_exactly_the_quarantine(spark, tmp_root):
     for r in read_table(spark, cfg, "interactions_quarantine").collect():
         got.setdefault(r.reason, set()).add(r.event_id)
     exact = truth.pop("exact_duplicate", set())
-    assert "bot_user" in truth and "too_old" in truth  # the run really exercises them
+    # the run really exercises them: a daily-volume bot and a fast clicker under the daily cap
+    assert {"bot_user", "bot_click_rate", "too_old"} <= set(truth)
     assert got == truth
 
     rec = runlog.load(cfg, "validate", END)["counts"]
@@ -45,8 +46,12 @@ def test_generated_dirty_rows_are_exactly_the_quarantine(spark, tmp_root):
     assert clean.count() == rec["clean"]
     assert clean.select("event_id").distinct().count() == rec["clean"]
     assert not set(r.event_id for r in clean.collect()) & set().union(*truth.values())
-    res = {r.check: r.status for r in read_table(spark, cfg, "validation_results").collect()}
+    checks = {r.check: r for r in read_table(spark, cfg, "validation_results").collect()}
+    res = {k: r.status for k, r in checks.items()}
     assert res["gx_suite[events_clean]"] == "passed" and res["gx_suite[catalog_clean]"] == "passed"
     assert res["clean_rate"] == "passed" and res["bot_share"] == "passed"
+    bots = len(truth["bot_user"]) + len(truth["bot_click_rate"])  # both count as bot traffic
+    assert checks["bot_share"].observed == pytest.approx(bots / (raw_n - len(exact)))
+    assert f"bot_user {len(truth['bot_user'])}, bot_click_rate " in checks["bot_share"].message
     docs = tmp_root / "val-e2e" / "_artifacts" / "validation" / END.isoformat() / "index.html"
     assert docs.exists()

@@ -18,7 +18,8 @@ PREV = D - timedelta(days=2)
 @pytest.fixture(scope="module")
 def rules(cfg):
     tree = yaml.safe_load((CONF_DIR / "rules.yaml").read_text())
-    params = {**cfg.validate_.model_dump(), "bot_max_events_per_day": 3}
+    params = {**cfg.validate_.model_dump(), "bot_max_events_per_day": 4,
+              "bot_max_clicks_per_window": 3, "bot_click_window_seconds": 60}
     return parse_rules(tree, params)["events"]
 
 
@@ -31,7 +32,8 @@ ROWS = [
     ev("t2", user="u3", at=ts(D, 11), sess="s9"),  # the smallest event_id (t1) is kept
     ev("l1", user="u4", item="i3", etype="purchase", at=ts(PREV, 9), pos=None),
     ev("p1000", user="u6", pos=1000),
-    *[ev(f"u5-{k}", user="u5", item=f"i{k}", at=ts(D, 8, k)) for k in range(1, 4)],  # = threshold
+    *[ev(f"u5-{k}", user="u5", item=f"i{k}", at=ts(D, 8, k)) for k in range(1, 5)],  # = threshold
+    # u10's three mq clicks below share one ts: exactly at the click-rate limit (3), not flagged
     # one problem per row
     ev(None, user="u7"),
     ev("n1", user=None),
@@ -44,7 +46,10 @@ ROWS = [
     ev("o1", at=ts(D - timedelta(days=400))),
     ev("c1", user="u9", item="i4", at=ts(D, 13)),  # event_id reused with other content
     ev("uk", item="zzz"),
-    *[ev(f"bot-{k}", user="bot", item=f"i{k}", at=ts(D, 9, k)) for k in range(1, 5)],
+    *[ev(f"bot-{k}", user="bot", item=f"i{k}", at=ts(D, 9, k)) for k in range(1, 6)],
+    # 4 clicks within 45 s (under the daily cap of 4 events): inhuman click rate
+    *[ev(f"fc-{k}", user="fast", item=f"i{k + 1}", at=ts(D, 14) + timedelta(seconds=15 * k))
+      for k in range(4)],
     ev("bp0", user="u8", pos=0),
     ev("bp1001", user="u8", item="i2", pos=1001),
     ev("mq1", user="u10", query="red\x07shoes"),
@@ -56,7 +61,8 @@ EXPECTED_REASONS = {
     None: "null_event_id", "n1": "null_user_id", "n1b": "null_user_id", "n2": "null_item_id",
     "n3": "unknown_event_type", "n3b": "unknown_event_type", "n4": "null_timestamp",
     "f1": "future_timestamp", "o1": "too_old", "t2": "duplicate", "uk": "unknown_item",
-    **{f"bot-{k}": "bot_user" for k in range(1, 5)}, "bp0": "bad_position",
+    **{f"bot-{k}": "bot_user" for k in range(1, 6)},
+    **{f"fc-{k}": "bot_click_rate" for k in range(4)}, "bp0": "bad_position",
     "bp1001": "bad_position", "mq1": "malformed_query", "mq2": "malformed_query",
     "mq3": "malformed_query", "multi": "null_user_id"}
 
@@ -89,7 +95,7 @@ def test_clean_rows_are_normalised(spark, flagged):
         ("l1", "u4", "s1", "red shoes", "i3", "purchase", ts(PREV, 9), None, PREV),
         ("p1000", "u6", "s1", "red shoes", "i1", "click", ts(D), 1000, D),
         *[(f"u5-{k}", "u5", "s1", "red shoes", f"i{k}", "click", ts(D, 8, k), 1, D)
-          for k in range(1, 4)],
+          for k in range(1, 5)],
     ], E)
     assertDataFrameEqual(Q.clean_events(flagged), want)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import os
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -11,7 +12,7 @@ from jobs.common.config import CONF_DIR, ConfigError
 from jobs.quality import filters as Q
 from jobs.quality.gx_suite import build_expectations, run_suites
 from jobs.quality.rules import parse_rules
-from tests.validate.helpers import D, catalog_df, ev, events_df
+from tests.validate.helpers import D, catalog_df, ev, events_df, ts
 
 TREE = yaml.safe_load((CONF_DIR / "rules.yaml").read_text())
 
@@ -76,6 +77,46 @@ def test_config_parameters_flow_into_both(spark, cfg):
     rows = [ev(f"b{k}", item=f"i{k}") for k in range(1, 4)] + [ev("x", user="u2")]
     assert _reasons(spark, rules, rows) == {"b1": "bot_user", "b2": "bot_user", "b3": "bot_user",
                                             "x": None}
+
+
+def _click_rate_exp(rules):
+    [exp] = [e for e in build_expectations(rules) if e.meta["reason"] == "bot_click_rate"]
+    assert exp.expectation_type == "expect_column_values_to_be_between"
+    assert exp.configuration.kwargs["column"] == "_n_bot_click_rate"
+    return exp.configuration.kwargs["max_value"]
+
+
+def test_click_rate_parameters_flow_into_both(spark, cfg):
+    """validate.bot_max_clicks_per_window / bot_click_window_seconds change suite and filter."""
+    # u1: 3 clicks 20 s apart (+ an impression); u2: 2 clicks 50 s apart
+    rows = [ev(f"a{k}", item=f"i{k + 1}", at=ts(D, 15) + timedelta(seconds=20 * k))
+            for k in range(3)] + [ev("a-imp", etype="impression", at=ts(D, 16))]
+    rows += [ev(f"b{k}", user="u2", item=f"i{k + 1}", at=ts(D, 15) + timedelta(seconds=50 * k))
+             for k in range(2)]
+    base = cfg.validate_.model_dump()
+    default = parse_rules(TREE, base)["events"]
+    assert _click_rate_exp(default) == 20
+    assert set(_reasons(spark, default, rows).values()) == {None}
+    strict = parse_rules(TREE, {**base, "bot_max_clicks_per_window": 2})["events"]
+    assert _click_rate_exp(strict) == 2
+    assert _reasons(spark, strict, rows) == {"a0": "bot_click_rate", "a1": "bot_click_rate",
+                                             "a2": "bot_click_rate", "a-imp": "bot_click_rate",
+                                             "b0": None, "b1": None}
+    # a 2-minute window also catches u2; a 15-second one catches nobody
+    wide = parse_rules(TREE, {**base, "bot_max_clicks_per_window": 1,
+                              "bot_click_window_seconds": 120})["events"]
+    assert _click_rate_exp(wide) == 1
+    assert set(_reasons(spark, wide, rows).values()) == {"bot_click_rate"}
+    narrow = parse_rules(TREE, {**base, "bot_max_clicks_per_window": 1,
+                                "bot_click_window_seconds": 15})["events"]
+    assert set(_reasons(spark, narrow, rows).values()) == {None}
+    # removing the rule from the file removes its expectation and its quarantine
+    tree = copy.deepcopy(TREE)
+    tree["events"]["rules"] = [r for r in tree["events"]["rules"]
+                               if r["reason"] != "bot_click_rate"]
+    gone = parse_rules(tree, {**base, "bot_max_clicks_per_window": 2})["events"]
+    assert not [e for e in build_expectations(gone) if e.meta["reason"] == "bot_click_rate"]
+    assert set(_reasons(spark, gone, rows).values()) == {None} and gone.bot_reasons == ("bot_user",)
 
 
 def test_bad_rules_fail_loudly(cfg):

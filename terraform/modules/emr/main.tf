@@ -12,6 +12,32 @@ locals {
   partition  = data.aws_partition.current.partition
   # EMR managed policy v2 only acts on resources carrying this tag.
   emr_tags = merge(var.tags, { "for-use-with-amazon-emr-managed-policies" = "true" })
+
+  # Python 3.11 first (the ranklake env archive links /usr/bin/python3.11), then any extra ones.
+  python_bootstrap = {
+    name = "install-python3.11"
+    path = "s3://${var.artifacts_bucket}/${aws_s3_object.bootstrap_python311.key}"
+    args = [var.env_archive_arch]
+  }
+  bootstrap_actions = concat([local.python_bootstrap], var.bootstrap_actions)
+}
+
+# --- bootstrap: Python 3.11 on every node --------------------------------------
+# EMR 7.x = Amazon Linux 2023 with Python 3.9; the jobs need 3.11. The venv-pack env archive
+# (make package) does not carry an interpreter, only a bin/python3.11 -> /usr/bin/python3.11
+# symlink, so every node installs AL2023's python3.11 package before Spark starts.
+# Bootstrap actions are ForceNew: adding this one replaces the cluster (new cluster id). A new
+# script content only replaces the S3 object: nodes launched later (and new clusters) run it.
+
+resource "aws_s3_object" "bootstrap_python311" {
+  bucket                 = var.artifacts_bucket
+  key                    = "bootstrap/python311.sh"
+  source                 = "${path.module}/bootstrap/python311.sh"
+  source_hash            = filemd5("${path.module}/bootstrap/python311.sh")
+  content_type           = "text/x-shellscript"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
 }
 
 # --- EMR-managed security groups (EMR adds the intra-cluster rules) ----------
@@ -123,7 +149,7 @@ resource "aws_emr_cluster" "this" {
   }
 
   dynamic "bootstrap_action" {
-    for_each = var.bootstrap_actions
+    for_each = local.bootstrap_actions
     content {
       name = bootstrap_action.value.name
       path = bootstrap_action.value.path

@@ -27,3 +27,8 @@ output "service_role_arn" {
   description = "ARN of the EMR service role."
   value       = aws_iam_role.service.arn
 }
+
+output "python_bootstrap_s3_uri" {
+  description = "S3 URI of the bootstrap action that installs /usr/bin/python3.11 (the env archive's interpreter)."
+  value       = "s3://${var.artifacts_bucket}/${aws_s3_object.bootstrap_python311.key}"
+}

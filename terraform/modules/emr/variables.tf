@@ -25,15 +25,15 @@ variable "subnet_id" {
 }
 
 variable "primary_instance_type" {
-  description = "Instance type of the primary node."
+  description = "Instance type of the primary node (architecture = env_archive_arch: x86_64 -> m6i, not Graviton m6g)."
   type        = string
-  default     = "m6g.xlarge"
+  default     = "m6i.xlarge"
 }
 
 variable "core_instance_type" {
-  description = "Instance type of the core nodes."
+  description = "Instance type of the core nodes (architecture = env_archive_arch)."
   type        = string
-  default     = "r6g.xlarge"
+  default     = "r6i.xlarge"
 }
 
 variable "core_instance_count" {
@@ -77,8 +77,19 @@ variable "termination_protection" {
   default     = false
 }
 
+variable "env_archive_arch" {
+  description = "CPU architecture of the native wheels in the ranklake env archive (the machine that ran make package); the Python bootstrap fails on nodes of another architecture."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "aarch64"], var.env_archive_arch)
+    error_message = "env_archive_arch must be x86_64 or aarch64."
+  }
+}
+
 variable "bootstrap_actions" {
-  description = "Optional bootstrap actions (scripts in the artifacts bucket under bootstrap/)."
+  description = "Extra bootstrap actions (scripts in the artifacts bucket under bootstrap/), run after the built-in install-python3.11."
   type = list(object({
     name = string
     path = string
