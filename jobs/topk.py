@@ -141,7 +141,8 @@ def build_lists(list_type: str, inp: Inputs, *, assemble: Assemble, shipped: Shi
     log.info("%s: %d personalised lists", list_type, personal.count())
     cold = everyone.join(personal.select(C.ENTITY_ID), on=C.ENTITY_ID, how="left_anti")
     fallback = fallback_lists(cold, cats, inp.stock_pop, inp.cat_pop, inp.popular, inp.catalog,
-                              exclude_self=list_type == "item", **rule_kw).withColumn(C.SOURCE, F.lit("fallback"))
+                              exclude_self=list_type == "item", **rule_kw)
+    fallback = fallback.withColumn(C.SOURCE, F.lit("fallback"))
     lists = personal.unionByName(fallback)
     return with_contract_columns(lists, model_version=shipped.version, run_date=run_date,
                                  generated_at=generated_at), everyone, [cands, personal]
