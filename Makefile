@@ -25,7 +25,7 @@ $(VENV)/.stamp: setup.py
 	@command -v java >/dev/null || { echo "error: java not found (Java 17 required by Spark)"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-compile -e ".[dev]"
 	touch $@
 
 setup: $(VENV)/.stamp
@@ -34,7 +34,7 @@ airflow-setup: $(AF_VENV)/.stamp
 $(AF_VENV)/.stamp: dags/requirements-airflow.txt dags/constraints-airflow.txt
 	test -x $(AF_VENV)/bin/python || $(PYTHON) -m venv $(AF_VENV)
 	$(AF_VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
-	cd dags && ../$(AF_VENV)/bin/python -m pip install -q -r requirements-airflow.txt
+	cd dags && ../$(AF_VENV)/bin/python -m pip install -q --no-compile -r requirements-airflow.txt
 	touch $@
 
 # ---- the two user commands
@@ -49,7 +49,8 @@ demo: setup
 # Two pytest workers (-n 2, whole files per worker): most test time is Spark's single-threaded
 # driver work (planning, scheduling), so two sessions overlap well on two cores.
 # The Airflow tests run first: their end-to-end `airflow dags test` leaves its finished lake in
-# $(E2E_HOME), which tests/topk/test_topk_e2e.py then checks instead of running the stages again.
+# $(E2E_HOME), which tests/topk/test_topk_e2e.py checks and the benchmark smoke run adopts
+# (--from-lake) instead of running the stages again.
 PYTEST_WORKERS ?= 2
 E2E_HOME := $(CURDIR)/build/e2e-lake
 test:
@@ -57,7 +58,7 @@ test:
 	$(MAKE) --no-print-directory lint
 	RANKLAKE_E2E_HOME=$(E2E_HOME) $(AF_VENV)/bin/python -m pytest -q -m "not heavy" tests/dags
 	RANKLAKE_E2E_HOME=$(E2E_HOME) $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not heavy" tests
-	$(MAKE) --no-print-directory bench SIZE=small
+	$(MAKE) --no-print-directory bench SIZE=small BENCH_ARGS="--from-lake $(E2E_HOME)"
 
 test-all: setup airflow-setup lint
 	RANKLAKE_E2E_HOME=$(E2E_HOME) $(AF_VENV)/bin/python -m pytest -q tests/dags
@@ -77,7 +78,7 @@ airflow: setup airflow-setup
 	bash dags/run_local_airflow.sh
 
 bench: setup
-	$(PY) -m benchmarks.run --size $(SIZE)
+	$(PY) -m benchmarks.run --size $(SIZE) $(BENCH_ARGS)
 
 package: setup
 	$(PY) -m jobs.package
