@@ -84,10 +84,10 @@ def render_config(cfg: Settings, redis_url: str | None = None) -> Path:
     registry = join(art, "feast", cfg.env, "registry.db") if is_remote(art) else str(
         local_dir / "registry.db")
     url, password = redis_url or cfg.redis.url, cfg.redis.password
-    if not url and cfg.redis.secret_arn:  # EMR: the ElastiCache secret (jobs/serving/redis_conn.py)
+    if not url:  # as every other stage: the ElastiCache secret (EMR), else the embedded server
         from jobs.serving.redis_conn import params_from_config
 
-        params = params_from_config(cfg, start_embedded=False)
+        params = params_from_config(cfg)  # a remote lake without either is a clear error there
         url, password = params.url, params.password
     conf = {"project": "ranklake", "provider": "local", "registry": registry,
             "offline_store": {"type": "file"},

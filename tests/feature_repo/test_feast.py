@@ -99,3 +99,20 @@ def test_connection_strings():
     assert f("unix:///tmp/r.sock") == "localhost:0,unix_socket_path=/tmp/r.sock"
     with pytest.raises(Exception, match="feast needs a Redis server"):
         f(None)
+
+
+def test_no_redis_url_uses_the_embedded_server(tmp_path):
+    """No REDIS_URL on a local lake: Feast gets the same embedded Redis as publish and serving."""
+    import redis
+    import yaml
+
+    from jobs.serving import redis_conn
+
+    cfg = load_config("test", [f"lake.root={tmp_path / 'lake'}", "redis.url="])
+    try:
+        conf = yaml.safe_load(feast_ops.render_config(cfg).read_text())
+        sock = redis_conn.embedded_paths(cfg).url.removeprefix("unix://")
+        assert conf["online_store"]["connection_string"] == f"localhost:0,unix_socket_path={sock}"
+        assert redis.Redis(unix_socket_path=sock).ping()
+    finally:
+        redis_conn.stop_embedded(cfg)
