@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-date", required=True)
     args = p.parse_args(argv)
     cfg = load_config(args.env)
+    import pyarrow as pa
     from deltalake import DeltaTable
 
     print(f"\nranklake demo: results for run date {args.run_date} (env {cfg.env})")
@@ -31,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         if not DeltaTable.is_deltatable(path):
             continue
         dt = DeltaTable(path)
-        rows = sum(a.get("num_records") or 0 for a in dt.get_add_actions(flatten=True).to_pylist())
+        # deltalake 1.x returns an arro3 table: read it through the Arrow C stream interface
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        rows = sum(n or 0 for n in actions.column("num_records").to_pylist())
         print(f"{name:<26} {dt.version():>7} {rows:>10}  {path}")
     print("\nrun records:")
     for job in ("generate", "validate", "features", "train", "topk", "publish"):
