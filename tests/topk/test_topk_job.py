@@ -14,7 +14,9 @@ from jobs.common.tables import table_path
 
 from .conftest import GEN_AT, D, run_topk
 
-pytestmark = pytest.mark.e2e
+# heavy: green (6 passed), but ~8 min of the 2-core CI box for a 14-event lake (three full top-K
+# runs; the stage's fixed per-job cost, see the top-K issue note): `make test-all` runs it
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 CONTRACT = ("struct<entity_id:string,items:array<struct<rank:int,item_id:string,score:double>>,"
             "source:string,model_version:string,run_date:date,generated_at:timestamp>")
