@@ -84,22 +84,13 @@ def make_plan(s: GenSettings) -> Plan:
     rng = np.random.default_rng([s.seed, 50])
     dirty = round(s.events * s.dirty_fraction)
     # bots: each has one burst day with threshold+1.. events, within half the dirty budget
-    bot_sizes: list[int] = []
-    for _ in range(s.bot_users):
-        n = s.bot_threshold + 1 + int(rng.integers(0, max(1, s.bot_threshold // 5)))
-        if sum(bot_sizes) + n > dirty // 2:
-            break
-        bot_sizes.append(n)
+    bot_sizes = _burst_sizes(rng, s.bot_users, s.bot_threshold + 1, s.bot_threshold // 5, dirty // 2)
     bot_days = [int(rng.integers(0, s.days)) for _ in bot_sizes]
     # fast clickers: limit+1 .. 1.5 x limit clicks in one burst (own stream: the slow bots and
     # everything drawn above stay as they were without fast clickers)
     frng = np.random.default_rng([s.seed, 51])
-    fast_sizes: list[int] = []
-    for _ in range(s.fast_bot_users):
-        n = s.click_limit + 1 + int(frng.integers(0, max(1, s.click_limit // 2)))
-        if sum(fast_sizes) + n > dirty // 4:
-            break
-        fast_sizes.append(n)
+    fast_sizes = _burst_sizes(frng, s.fast_bot_users, s.click_limit + 1, s.click_limit // 2,
+                              dirty // 4)
     fast_days = [int(frng.integers(0, s.days)) for _ in fast_sizes]
     bot_rows = sum(bot_sizes) + sum(fast_sizes)
     row_dirty = dirty - bot_rows
@@ -161,3 +152,15 @@ def _check_click_limits(s: GenSettings) -> None:
                           f"(up to {slow_max} clicks in 2 hours) would click {per_window} times per "
                           f"{s.click_window_s} s, over validate.bot_max_clicks_per_window="
                           f"{s.click_limit}; raise the click limit or set generate.bot_users=0")
+
+
+def _burst_sizes(rng: np.random.Generator, count: int, base: int, spread: int,
+                 budget: int) -> list[int]:
+    """Up to ``count`` burst sizes in [base, base + spread), stopping before ``budget`` rows."""
+    sizes: list[int] = []
+    for _ in range(count):
+        n = base + int(rng.integers(0, max(1, spread)))
+        if sum(sizes) + n > budget:
+            break
+        sizes.append(n)
+    return sizes
