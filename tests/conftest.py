@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,29 @@ def shared_datasets() -> Path:
     if not path.exists():
         pytest.skip("../shared/datasets is absent")
     return path
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """A moto S3/Secrets Manager server in its own process; yields its endpoint URL.
+
+    A separate process, not moto's threaded server: delta-rs holds the GIL while it waits on
+    HTTP (an in-process server would deadlock), and CLI tests reach it from subprocesses.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        server.kill()
+        pytest.fail(f"moto server did not listen on 127.0.0.1:{port} within 10 s")
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)

@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 from pyspark.sql import functions as F
@@ -16,23 +12,10 @@ from jobs.common.config import load_config
 
 
 @pytest.fixture(scope="module")
-def s3_cfg():
+def s3_cfg(moto_server):
     import boto3
 
-    # a separate process: delta-rs holds the GIL while it waits on HTTP, so an in-process
-    # (threaded) moto server would deadlock
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    endpoint = moto_server
     mp = pytest.MonkeyPatch()
     for k, v in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
                  "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
@@ -41,8 +24,6 @@ def s3_cfg():
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="lake-test")
     yield load_config("test", ["lake.root=s3://lake-test/lake"])
     mp.undo()
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_write_replace_and_read_back_on_s3(spark, s3_cfg):

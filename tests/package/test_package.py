@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -183,25 +182,6 @@ def test_pack_points_a_foreign_build_interpreter_at_the_node_python(tmp_path):
     got = _run_unpacked(out, tmp_path / "elsewhere",
                         "import sys, marker_mod; print(marker_mod.VALUE, sys.prefix)")
     assert got.split() == ["42", str(tmp_path / "elsewhere")]
-
-
-@pytest.fixture()
-def moto_server():
-    """moto in its own process (as tests/common/test_delta_s3.py): the CLI runs as a subprocess."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_cli_builds_and_uploads_to_s3(tmp_path, moto_server):
