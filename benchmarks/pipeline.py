@@ -77,15 +77,9 @@ def pipeline(b: Bench, start: str = STAGES[0]) -> dict[str, dict[str, Any]]:
         total += wall
         cpu += peaks.cpu_s
         out[stage] = rec
-        sub = ", ".join(f"{k} {v:.1f}s" for k, v in rec.get("stages", {}).items())
-        b.add(single(f"P1.{stage}_s", "P1", f"stage {stage} wall time", "s", [wall],
-                     note=f"single run; CPU {peaks.cpu_s:.0f}s (process tree); sub-stages: {sub}"[:400],
-                     stages=rec.get("stages", {}), cpu_s=peaks.cpu_s,
-                     counts={k: v for k, v in rec.get("counts", {}).items()
-                             if isinstance(v, (int, float, str))}))
+        stage_figures(b, stage, wall, rec, f"single run; CPU {peaks.cpu_s:.0f}s (process tree)",
+                      cpu_s=peaks.cpu_s)
         b.add(memory_figure(f"P1.{stage}_rss", "P1", f"stage {stage}", peaks))
-        if stage == "validate":
-            validation_figures(b, wall, rec)
     if start != STAGES[0]:  # the total needs every stage of one run
         return out
     b.add(single("P1.total_s", "P1", "events -> lists in Redis (validate..publish)", "s", [total],
@@ -94,6 +88,18 @@ def pipeline(b: Bench, start: str = STAGES[0]) -> dict[str, dict[str, Any]]:
     b.info["pipeline"] = {s: {"stages": r.get("stages", {}), "duration_s": r.get("duration_s")}
                           for s, r in out.items()}
     return out
+
+
+def stage_figures(b: Bench, stage: str, wall: float, rec: dict[str, Any], origin: str,
+                  **extra: Any) -> None:
+    """P1 wall time of one stage (sub-stage times and counts from its run record)."""
+    sub = ", ".join(f"{k} {v:.1f}s" for k, v in rec.get("stages", {}).items())
+    b.add(single(f"P1.{stage}_s", "P1", f"stage {stage} wall time", "s", [wall],
+                 note=f"{origin}; sub-stages: {sub}"[:400], stages=rec.get("stages", {}),
+                 counts={k: v for k, v in rec.get("counts", {}).items()
+                         if isinstance(v, (int, float, str))}, **extra))
+    if stage == "validate":
+        validation_figures(b, wall, rec)
 
 
 def validation_figures(b: Bench, wall: float, rec: dict[str, Any]) -> None:
@@ -148,13 +154,8 @@ def from_lake(b: Bench, source: Path) -> dict[str, dict[str, Any]]:
         wall = float(rec.get("duration_s") or 0.0)
         total += wall
         out[stage] = rec
-        sub = ", ".join(f"{k} {v:.1f}s" for k, v in rec.get("stages", {}).items())
-        b.add(single(f"P1.{stage}_s", "P1", f"stage {stage} wall time", "s", [wall],
-                     note=(f"from the Airflow e2e run's record ({source.name}, status "
-                           f"{rec.get('status')}); sub-stages: {sub}")[:400],
-                     stages=rec.get("stages", {})))
-        if stage == "validate":
-            validation_figures(b, wall, rec)
+        stage_figures(b, stage, wall, rec, f"from the Airflow e2e run's record ({source.name}, "
+                      f"status {rec.get('status')})")
     b.add(single("P1.total_s", "P1", "events -> lists in Redis (validate..publish)", "s", [total],
                  note=f"from the Airflow e2e run's records ({source.name})", events=None))
     b.info["pipeline"] = {s: {"stages": r.get("stages", {}), "duration_s": r.get("duration_s")}
