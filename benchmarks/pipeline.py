@@ -67,12 +67,13 @@ def generate(b: Bench) -> None:
     b.info["generate"] = {"wall_s": round(wall, 2), "rows": rows, "stages": rec["stages"]}
 
 
-def pipeline(b: Bench, start: str = STAGES[0]) -> dict[str, dict[str, Any]]:
-    """P1: every stage once (from ``start``: a resumed run keeps the earlier stages' figures)."""
+def pipeline(b: Bench, start: str = STAGES[0], stop: str = STAGES[-1]) -> dict[str, dict[str, Any]]:
+    """P1: every stage once, ``start`` to ``stop`` (a resumed run keeps the earlier stages'
+    figures; a run that stops early has no events -> Redis total)."""
     b.start_redis()
     out: dict[str, dict[str, Any]] = {}
     total = cpu = 0.0
-    for stage in STAGES[STAGES.index(start):]:
+    for stage in STAGES[STAGES.index(start):STAGES.index(stop) + 1]:
         wall, peaks, rec = run_stage(b, stage)
         total += wall
         cpu += peaks.cpu_s
@@ -80,7 +81,7 @@ def pipeline(b: Bench, start: str = STAGES[0]) -> dict[str, dict[str, Any]]:
         stage_figures(b, stage, wall, rec, f"single run; CPU {peaks.cpu_s:.0f}s (process tree)",
                       cpu_s=peaks.cpu_s)
         b.add(memory_figure(f"P1.{stage}_rss", "P1", f"stage {stage}", peaks))
-    if start != STAGES[0]:  # the total needs every stage of one run
+    if start != STAGES[0] or stop != STAGES[-1]:  # the total needs every stage of one run
         return out
     b.add(single("P1.total_s", "P1", "events -> lists in Redis (validate..publish)", "s", [total],
                  note=f"single run; CPU {cpu:.0f}s (process tree); scaling t(10M)/t(1M) is "

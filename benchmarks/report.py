@@ -187,7 +187,9 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
              "How to run: `make bench SIZE=small` (~20k events, smoke), `make bench SIZE=1M`, "
              "`make bench SIZE=10M`; `.venv/bin/python -m benchmarks.run --size 1M --only P3,P5 "
              "--reuse` re-measures some groups on the lake of an earlier run (lakes live in "
-             "`$RANKLAKE_BENCH_HOME/<size>`, default `/tmp/ranklake-bench`). Absolute times depend on "
+             "`$RANKLAKE_BENCH_HOME/<size>`, default `/tmp/ranklake-bench`); `--only S,P1 --reuse "
+             "--stop-after validate` runs the pipeline only through that stage (P1 figures of the "
+             "stages it ran, plus the feature snapshot vs DuckDB). Absolute times depend on "
              "the machine's load (recorded below); the CPU seconds in the P1 notes drift less. "
              "`.venv/bin/python -m benchmarks.lookup_bench` re-measures P5 alone, without Spark, "
              "on a synthetic published version (rows `lookup_http`, ~4 min).", ""]

@@ -39,6 +39,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume-at", choices=["validate", "features", "train", "topk", "publish"],
                    default=None, help="with --reuse: continue the pipeline at this stage (after a "
                                       "failure); earlier stages keep their figures")
+    p.add_argument("--stop-after", choices=["validate", "features", "train", "topk", "publish"],
+                   default=None, help="end the P1 pipeline after this stage (e.g. validate and the "
+                                      "feature snapshot at 10M without the later stages); only "
+                                      "with groups S and P1")
     p.add_argument("--no-report", action="store_true", help="do not regenerate BENCHMARKS.md")
     p.add_argument("--from-lake", default=None, metavar="DIR",
                    help="smoke runs only (make test): adopt the finished lake of the Airflow "
@@ -52,6 +56,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if bad:
         p.error(f"unknown group(s) {bad}; choose from {','.join(GROUP_ORDER)}")
     ns.groups = only or list(GROUP_ORDER)
+    if ns.stop_after and ns.stop_after != "publish" and set(ns.groups) - {"S", "P1"}:
+        p.error("--stop-after before publish leaves no lists: use it with --only S,P1")
     return ns
 
 
@@ -71,7 +77,7 @@ def preflight(groups: list[str]) -> None:
 
 
 def execute(b: Bench, groups: list[str], resume_at: str | None = None,
-            from_lake: str | None = None) -> None:
+            from_lake: str | None = None, stop_after: str | None = None) -> None:
     from benchmarks import delta_write, features_duckdb, lookup_bench, model_bench, pipeline
     from benchmarks import publish_bench as pub
 
@@ -93,9 +99,11 @@ def execute(b: Bench, groups: list[str], resume_at: str | None = None,
         delta_write.run(b)
     if set(groups) & NEEDS_PIPELINE and not from_lake:
         if done != "pipeline" or "P1" in groups:
-            recs = pipeline.pipeline(b, resume_at if done and resume_at else "validate")
-            publish_rec = recs["publish"]
-            b.mark_complete("pipeline")
+            recs = pipeline.pipeline(b, resume_at if done and resume_at else "validate",
+                                     stop_after or "publish")
+            if "publish" in recs:
+                publish_rec = recs["publish"]
+                b.mark_complete("pipeline")
         else:
             b.start_redis()
     steps: list[tuple[str, Callable[[], Any]]] = [
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     status, error, code = "ok", "", 0
     try:
         preflight(ns.groups)
-        execute(b, ns.groups, ns.resume_at, ns.from_lake)
+        execute(b, ns.groups, ns.resume_at, ns.from_lake, ns.stop_after)
     except BenchError as exc:
         status, error, code = "failed", str(exc), 1
         print(f"benchmarks: FAILED: {exc}", file=sys.stderr)
