@@ -10,7 +10,7 @@ SIZE ?= small
 export TZ := UTC
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup demo test test-all test-fast lint serve airflow airflow-setup bench package clean
+.PHONY: help setup demo test test-all test-airflow test-jobs test-fast lint serve airflow airflow-setup bench package clean
 help:
 	@echo "make demo     set up .venv, generate data, run the pipeline for $(RUN_DATE), print results"
 	@echo "make test     set up both virtualenvs, lint, run the whole test suite"
@@ -46,23 +46,32 @@ demo: setup
 # The Airflow env runs tests/dags (incl. `airflow dags test` of the real pipeline); the jobs env
 # runs everything else (tests/dags is skipped there: no Airflow in the jobs env, by design).
 # `heavy` marks the tests too slow for CI time (README "Test status"); make test-all runs them too.
-# Two pytest workers (-n 2, whole files per worker): most test time is Spark's single-threaded
-# driver work (planning, scheduling), so two sessions overlap well on two cores.
-# The Airflow tests run first: their end-to-end `airflow dags test` leaves its finished lake in
-# $(E2E_HOME), which tests/topk/test_topk_e2e.py checks and the benchmark smoke run adopts
+# Most test time is Spark's single-threaded driver work (planning, scheduling), so concurrent
+# sessions overlap well on two cores: the Airflow suite and the jobs suite (two pytest workers,
+# whole files per worker) run at the same time, each target's output printed when it ends.
+# The Airflow end-to-end `airflow dags test` leaves its finished lake in $(E2E_HOME); after both
+# suites, tests/topk/test_topk_e2e.py checks that lake and the benchmark smoke run adopts it
 # (--from-lake) instead of running the stages again.
 PYTEST_WORKERS ?= 2
 E2E_HOME := $(CURDIR)/build/e2e-lake
+AFTER_E2E := tests/topk/test_topk_e2e.py
+MARKS ?= not heavy
 test:
 	$(MAKE) --no-print-directory -j2 setup airflow-setup
 	$(MAKE) --no-print-directory lint
-	RANKLAKE_E2E_HOME=$(E2E_HOME) $(AF_VENV)/bin/python -m pytest -q -m "not heavy" tests/dags
-	RANKLAKE_E2E_HOME=$(E2E_HOME) $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not heavy" tests
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-airflow test-jobs
+	RANKLAKE_E2E_HOME=$(E2E_HOME) $(PY) -m pytest -q -m "$(MARKS)" $(AFTER_E2E)
 	$(MAKE) --no-print-directory bench SIZE=small BENCH_ARGS="--from-lake $(E2E_HOME)"
 
-test-all: setup airflow-setup lint
-	RANKLAKE_E2E_HOME=$(E2E_HOME) $(AF_VENV)/bin/python -m pytest -q tests/dags
-	RANKLAKE_E2E_HOME=$(E2E_HOME) $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests
+test-all:
+	$(MAKE) --no-print-directory test MARKS="heavy or not heavy"
+
+test-airflow: setup airflow-setup
+	RANKLAKE_E2E_HOME=$(E2E_HOME) $(AF_VENV)/bin/python -m pytest -q --durations=15 -m "$(MARKS)" tests/dags
+
+test-jobs: setup
+	$(PY) -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadfile -m "$(MARKS)" \
+	  --ignore=$(AFTER_E2E) tests
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not e2e" tests
