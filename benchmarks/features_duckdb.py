@@ -9,8 +9,9 @@ interactions_clean (every event_date <= D), catalog_clean and raw_users.
   current file list, hive partition column ``event_date``), each table materialised with
   ``CREATE TEMP TABLE``; ``threads`` = Spark's cores.
 Row counts of every table are compared once (a mismatch is reported in the note).
-The Spark side is general (one window pass serves any set of as-of dates); the SQL is what a
-DuckDB user would write for one date: that difference is part of what is measured.
+Both sides compute one date: Spark's full snapshot takes the single-date path of
+``jobs.feats.base.windowed`` (one filtered aggregate per table, like the SQL); the training rows
+at many dates, which the stage also computes, take the general window pass and are not measured.
 """
 from __future__ import annotations
 

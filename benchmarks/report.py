@@ -128,9 +128,9 @@ def _value(v: dict[str, Any] | None) -> str:
 # likely cause of a missed target (shown next to **MISS**); keep it short. From the small runs'
 # stage timings; confirm/extend with the 1M run (py-spy is in .venv: `py-spy top --pid <pid>`).
 CAUSES: dict[str, str] = {
-    "P1.features_vs_duckdb": "Spark computes every as-of snapshot with a general window pass "
-    "(union of requests + sort per key over all days, ~3-4 shuffles per table, 6 tables) where "
-    "DuckDB does one filtered hash aggregate per table; plus per-job JVM overhead in local mode",
+    "P1.features_vs_duckdb": "both sides do one filtered hash aggregate per table, but Spark "
+    "runs each of the 6 tables as its own job of several shuffle stages (daily aggregate, "
+    "snapshot aggregate, joins) with per-job/stage JVM overhead in local mode",
     "P3.scoring_rows_per_s": "per-batch Arrow round trip JVM<->Python worker and the first "
     "call's Booster parse per worker; raw predict is one multithreaded call on one matrix",
     "P4.publish_keys_per_s": "the figure includes the Spark job that reads the 4 top-K tables "

@@ -10,6 +10,12 @@ unioned in and every windowed value is a Spark window sum over the entity's days
 ``rangeBetween`` frame ending at the request's own day. A request never sees a day after its
 as_of_date, whatever the data holds later -- that is the leakage guarantee, tested by mutating the
 future. No loop over dates.
+
+Fast path: the full snapshot at one date D (every key at D, no explicit requests) needs no window:
+``snapshot_windows`` is one hash aggregate per entity over its days ``<= D``, each window a
+``day > D - w`` condition inside the sum. The ``day <= D`` condition is the same leakage guarantee,
+and the result (rows, columns, types, null/zero semantics) is the window path's for those requests
+(tests/features/test_asof_single_date.py). ``windowed`` picks the path.
 """
 from __future__ import annotations
 
@@ -119,6 +125,63 @@ def asof_windows(daily: DataFrame, requests: DataFrame, keys: Sequence[str],
     if not keep_without_history:
         out = out.filter(F.col(HIST) > 0)
     return out.select(*keys, C.AS_OF_DATE, HIST, *sums, *maxes)
+
+
+def snapshot_windows(daily: DataFrame, keys: Sequence[str], as_of: date,
+                     sums: dict[str, tuple[str, int | None]],
+                     maxes: dict[str, tuple[str, int | None]] | None = None,
+                     keep_without_history: bool = False,
+                     extra_keys: DataFrame | None = None) -> DataFrame:
+    """``asof_windows`` for one request per key of ``daily`` (any day) and of ``extra_keys``, all at
+    ``as_of`` -- the full snapshot -- as one aggregate per key instead of a window pass.
+
+    Same output: keys + as_of_date + ``_hist_days`` + outputs; keys without a day on or before
+    ``as_of`` are dropped unless ``keep_without_history`` (then ``_hist_days`` 0, sums 0, maxes
+    null). Grouping, like the window's partitionBy, puts null keys together. A daily row with a
+    null day (clean events always have an event_date) counts nowhere here; the window path's
+    all-history frames would count it.
+    """
+    maxes = maxes or {}
+    metrics = sorted({m for m, _ in [*sums.values(), *maxes.values()]})
+    d = (as_of - date(1970, 1, 1)).days
+    rows = daily.select(*keys, DAY, *metrics)
+    if not keep_without_history:  # a key with no day <= as_of is dropped: its rows do not matter
+        rows = rows.filter(F.col(DAY) <= F.lit(d))
+    elif extra_keys is not None:  # key-only rows (null day, null metrics): a request, no history
+        extra = extra_keys.select(*keys).withColumn(DAY, F.lit(None).cast(daily.schema[DAY].dataType))
+        for m in metrics:
+            extra = extra.withColumn(m, F.lit(None).cast(daily.schema[m].dataType))
+        rows = rows.unionByName(extra)
+    seen = F.col(DAY) <= F.lit(d)  # null for key-only rows
+
+    def in_window(m: str, days: int | None) -> Column:
+        cond = seen if days is None else seen & (F.col(DAY) > F.lit(d - days))
+        return F.when(cond, F.col(m))
+
+    # as_of_date as an aggregate: nullable like the window path's unioned column, so both paths
+    # give the same schema, nullability included
+    cols = [F.max(F.lit(as_of).cast("date")).alias(C.AS_OF_DATE),
+            F.sum(F.when(seen, F.lit(1)).otherwise(F.lit(0)).cast("long")).alias(HIST)]
+    cols += [F.coalesce(F.sum(in_window(m, w)), F.lit(0)).alias(out) for out, (m, w) in sums.items()]
+    cols += [F.max(in_window(m, w)).alias(out) for out, (m, w) in maxes.items()]
+    return rows.groupBy(*keys).agg(*cols).select(*keys, C.AS_OF_DATE, HIST, *sums, *maxes)
+
+
+def windowed(daily: DataFrame, keys: Sequence[str], sums: dict[str, tuple[str, int | None]],
+             maxes: dict[str, tuple[str, int | None]] | None = None, *, as_of: date | None,
+             requests: DataFrame | None, keep_without_history: bool = False,
+             extra_keys: DataFrame | None = None) -> DataFrame:
+    """Windowed aggregates for every key of ``daily`` (and ``extra_keys``) at ``as_of`` and/or
+    the explicit ``requests`` (keys, as_of_date), see ``resolve_requests``. The full snapshot
+    alone (no explicit requests) takes ``snapshot_windows``; anything else, whatever mix of
+    dates, the general window pass ``asof_windows``."""
+    if requests is None and as_of is not None:
+        return snapshot_windows(daily, keys, as_of, sums, maxes, keep_without_history, extra_keys)
+    key_rows = daily.select(*keys)
+    if extra_keys is not None:
+        key_rows = key_rows.unionByName(extra_keys.select(*keys))
+    return asof_windows(daily, resolve_requests(key_rows, keys, as_of, requests), keys, sums,
+                        maxes, keep_without_history)
 
 
 def days_since(ts_col: Column, as_of: Column) -> Column:

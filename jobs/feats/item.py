@@ -13,11 +13,10 @@ from jobs.feats.base import (
     DAY,
     Priors,
     Windows,
-    asof_windows,
     days_since,
     feature_ts,
-    resolve_requests,
     smoothed,
+    windowed,
     with_grade_counts,
 )
 
@@ -37,12 +36,11 @@ def daily(events: DataFrame) -> DataFrame:
 def transform(events: DataFrame, catalog: DataFrame, *, windows: Windows, priors: Priors,
               as_of: date | None = None, requests: DataFrame | None = None) -> DataFrame:
     dly = daily(events)
-    requests = resolve_requests(dly.select(*KEYS).unionByName(catalog.select(*KEYS)), KEYS,
-                                as_of, requests)
     sums = {f"i_impr_{n}": ("n_impr", w) for n, w in windows.items()}
     sums |= {f"i_clicks_{n}": ("n_click", w) for n, w in windows.items()}
     sums |= {"atc_long": ("n_atc", windows.long), "purchase_long": ("n_purchase", windows.long)}
-    agg = asof_windows(dly, requests, KEYS, sums, keep_without_history=True)
+    agg = windowed(dly, KEYS, sums, as_of=as_of, requests=requests, keep_without_history=True,
+                   extra_keys=catalog)  # every catalog item gets a row
     cat = catalog.select(C.ITEM_ID, C.CATEGORY, C.BRAND, C.PRICE, C.IN_STOCK, C.CREATED_AT)
     mid_rate = F.col("i_clicks_mid") / F.lit(float(windows.mid))
     long_rate = F.col("i_clicks_long") / F.lit(float(windows.long))

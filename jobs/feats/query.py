@@ -17,10 +17,9 @@ from jobs.feats.base import (
     DAY,
     Priors,
     Windows,
-    asof_windows,
     feature_ts,
-    resolve_requests,
     smoothed,
+    windowed,
     with_grade_counts,
 )
 
@@ -51,9 +50,9 @@ def transform_query(events: DataFrame, *, windows: Windows, as_of: date | None =
     dly = (sessions.join(first_eng, on=[C.QUERY, DAY], how="full")
            .select(C.QUERY, DAY, F.coalesce("sessions", F.lit(0)).alias("sessions"),
                    F.coalesce("new_items", F.lit(0)).alias("new_items")))
-    requests = resolve_requests(dly, Q_KEYS, as_of, requests)
-    agg = asof_windows(dly, requests, Q_KEYS, {"q_volume": ("sessions", windows.long),
-                                               "q_distinct_items": ("new_items", None)})
+    agg = windowed(dly, Q_KEYS, {"q_volume": ("sessions", windows.long),
+                                 "q_distinct_items": ("new_items", None)},
+                   as_of=as_of, requests=requests)
     n_tok, n_chr = query_length(F.col(C.QUERY))
     return (agg.withColumn("q_len_tokens", n_tok).withColumn("q_len_chars", n_chr)
             .withColumn(C.FEATURE_TS, feature_ts(F.col(C.AS_OF_DATE)))
@@ -72,11 +71,10 @@ def transform_query_item(events: DataFrame, *, windows: Windows, priors: Priors,
     dly = (ev.groupBy(C.QUERY, C.ITEM_ID, DAY)
            .agg(*[F.sum(c).alias(c) for c in ("n_impr", "n_click", "n_atc", "n_purchase")],
                 F.coalesce(F.sum("exp_click"), F.lit(0.0)).alias("exp_click")))
-    requests = resolve_requests(dly, QI_KEYS, as_of, requests)
     w = windows.long
-    agg = asof_windows(dly, requests, QI_KEYS, {
+    agg = windowed(dly, QI_KEYS, {
         "qi_impr": ("n_impr", w), "qi_clicks": ("n_click", w), "atc": ("n_atc", w),
-        "purchase": ("n_purchase", w), "exp_click": ("exp_click", w)})
+        "purchase": ("n_purchase", w), "exp_click": ("exp_click", w)}, as_of=as_of, requests=requests)
     k = priors.strength * priors.ctr
     return (agg
             .withColumn("qi_ctr", smoothed(F.col("qi_clicks"), F.col("qi_impr"), priors.ctr,

@@ -13,11 +13,10 @@ from jobs.feats.base import (
     DAY,
     Priors,
     Windows,
-    asof_windows,
     days_since,
     feature_ts,
-    resolve_requests,
     smoothed,
+    windowed,
     with_grade_counts,
 )
 
@@ -48,12 +47,11 @@ def transform(events: DataFrame, catalog: DataFrame, users: DataFrame | None, *,
     """Snapshot at ``as_of`` (every user with history) or for explicit ``requests``
     (user_id, as_of_date). ``users``: raw_users (user_id, segment, signup_date) or None."""
     dly = daily(events, catalog)
-    requests = resolve_requests(dly, KEYS, as_of, requests)
     sums = {f"u_impr_{n}": ("n_impr", w) for n, w in windows.items()}
     sums |= {f"u_clicks_{n}": ("n_click", w) for n, w in windows.items()}
     sums |= {"u_purchases_long": ("n_purchase", windows.long),
              "price_sum": ("price_sum", windows.long), "price_n": ("price_n", windows.long)}
-    agg = asof_windows(dly, requests, KEYS, sums, {"last_ts": ("last_ts", None)})
+    agg = windowed(dly, KEYS, sums, {"last_ts": ("last_ts", None)}, as_of=as_of, requests=requests)
     if users is None:
         users = agg.sparkSession.createDataFrame([], f"{C.USER_ID} string, {C.SEGMENT} string, "
                                                      f"{C.SIGNUP_DATE} date")

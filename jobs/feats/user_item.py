@@ -18,11 +18,10 @@ from jobs.feats.base import (
     DAY,
     HIST,
     Windows,
-    asof_windows,
     days_since,
     feature_ts,
     price_band,
-    resolve_requests,
+    windowed,
     with_grade_counts,
 )
 
@@ -53,12 +52,11 @@ def transform_user_item(events: DataFrame, *, windows: Windows, as_of: date | No
            .groupBy(*UI_KEYS, DAY)
            .agg(*[F.sum(c).alias(c) for c in ("n_impr", "n_click", "n_atc", "n_purchase")],
                 F.max(C.TS).alias("last_ts")))
-    requests = resolve_requests(dly, UI_KEYS, as_of, requests)
     w = windows.long
-    agg = asof_windows(dly, requests, UI_KEYS,
-                       {"ui_impr": ("n_impr", w), "ui_clicks": ("n_click", w),
-                        "ui_atc": ("n_atc", w), "ui_purchases": ("n_purchase", w)},
-                       {"last_ts": ("last_ts", None)})
+    agg = windowed(dly, UI_KEYS,
+                   {"ui_impr": ("n_impr", w), "ui_clicks": ("n_click", w),
+                    "ui_atc": ("n_atc", w), "ui_purchases": ("n_purchase", w)},
+                   {"last_ts": ("last_ts", None)}, as_of=as_of, requests=requests)
     return (agg.withColumn("ui_recency_days", days_since(F.col("last_ts"), F.col(C.AS_OF_DATE)))
             .withColumn(C.FEATURE_TS, feature_ts(F.col(C.AS_OF_DATE)))
             .select(*UI_KEYS, C.AS_OF_DATE, C.FEATURE_TS,
@@ -79,17 +77,20 @@ def transform_affinity(events: DataFrame, catalog: DataFrame, *, windows: Window
                .filter(F.col(C.AFFINITY_KEY).isNotNull()))
     dly = (engaged.groupBy(*UA_KEYS, DAY)
            .agg(F.count("*").alias("n_eng"), F.sum("n_click").alias("n_click")))
-    requests = resolve_requests(dly, UA_KEYS, as_of, requests)
-    agg = asof_windows(dly, requests, UA_KEYS, {"aff_events": ("n_eng", windows.long),
-                                                "aff_clicks": ("n_click", windows.long)})
+    agg = windowed(dly, UA_KEYS, {"aff_events": ("n_eng", windows.long),
+                                  "aff_clicks": ("n_click", windows.long)},
+                   as_of=as_of, requests=requests)
     # the facet total comes from its own as-of aggregate, not from the requested keys, so a
-    # share does not depend on which other keys happened to be requested
+    # share does not depend on which other keys happened to be requested (windowed() requests
+    # it for the (user, facet) of every key the call above requested)
     facet = F.split(F.col(C.AFFINITY_KEY), "=").getItem(0)
     fkeys = (C.USER_ID, "_facet")
-    totals = asof_windows(
+    facet_requests = (None if requests is None else
+                      requests.withColumn("_facet", facet).select(*fkeys, C.AS_OF_DATE))
+    totals = windowed(
         dly.withColumn("_facet", facet).groupBy(*fkeys, DAY).agg(F.sum("n_eng").alias("n_eng")),
-        requests.withColumn("_facet", facet).select(*fkeys, C.AS_OF_DATE).distinct(), fkeys,
-        {"_total": ("n_eng", windows.long)}).drop(HIST)
+        fkeys, {"_total": ("n_eng", windows.long)}, as_of=as_of,
+        requests=facet_requests).drop(HIST)
     return (agg.withColumn("_facet", facet)
             .join(totals, on=[*fkeys, C.AS_OF_DATE], how="left")
             .withColumn("aff_share", F.when(F.col("_total") > 0, F.col("aff_events") / F.col("_total"))
