@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from jobs.common.config import Settings
 
@@ -72,3 +72,15 @@ def get_spark(cfg: Settings, app: str | None = None) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("RANKLAKE_SPARK_LOG", "WARN"))
     return spark
+
+
+def materialize(df: DataFrame) -> DataFrame:
+    """Compute ``df`` now and cut its lineage (an eager local checkpoint).
+
+    Later plans start from the stored rows instead of re-analysing and re-optimising the whole
+    lineage, which dominates driver time when a large plan (e.g. the feature assembly) sits under
+    many small follow-up jobs. The rows live in the executors' block managers like a cache (memory,
+    spilling to disk) and go when the frame is garbage-collected; they are not recomputed, so a lost
+    executor fails the job (Airflow retries the idempotent task) instead of silently redoing work.
+    """
+    return df.localCheckpoint(eager=True)
