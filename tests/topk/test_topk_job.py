@@ -14,8 +14,8 @@ from jobs.common.tables import table_path
 
 from .conftest import GEN_AT, D, run_topk
 
-# heavy: green (6 passed), but ~8 min of the 2-core CI box for a 14-event lake (three full top-K
-# runs; the stage's fixed per-job cost, see the top-K issue note): `make test-all` runs it
+# heavy: green (6 passed), 2.5-4 min of the 2-core box for a 14-event lake (three full top-K runs;
+# ~8 min before the single scoring pass), kept out of `make test` for CI time: `make test-all`
 pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 CONTRACT = ("struct<entity_id:string,items:array<struct<rank:int,item_id:string,score:double>>,"
