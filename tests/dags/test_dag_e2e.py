@@ -85,8 +85,10 @@ def lake_home(tmp_path) -> Path:
 
 
 def jobs_env(redis_url: str, home: Path) -> dict[str, str]:
+    # SPARK_SUBMIT_OPTS: the C1-only JIT conf/test.yaml gives the test JVMs, for the JVMs the
+    # tasks' spark-submit starts (the driver JVM exists before the job reads its config)
     return airflow_env(RANKLAKE_ENV="test", REDIS_URL=redis_url, RANKLAKE_TEST_EXTERNAL_REDIS="1",
-                       RANKLAKE_HOME=str(home))
+                       RANKLAKE_HOME=str(home), SPARK_SUBMIT_OPTS="-XX:TieredStopAtLevel=1")
 
 
 def dags_test(env: dict[str, str], conf: dict, mark_success: str | None = None) -> tuple[int, str]:
