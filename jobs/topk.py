@@ -57,11 +57,6 @@ log = get_logger("topk")
 TABLE = {"user": "topk_user", "query": "topk_query", "item": "topk_item"}
 SOURCE = {"user": "personalized", "query": "query", "item": "personalized"}
 Assemble = Callable[[DataFrame], DataFrame]
-Keep = Callable[[DataFrame], DataFrame]  # how a frame used by several jobs is kept (materialize)
-
-
-def _as_is(df: DataFrame) -> DataFrame:
-    return df
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,20 +79,20 @@ class Inputs:
 
 
 def prepare(events: DataFrame, catalog: DataFrame, *, run_date: date, conf: TopkConf,
-            grades: dict[str, int], keep: Keep = _as_is) -> Inputs:
+            grades: dict[str, int]) -> Inputs:
     n = conf.candidates_per_source
-    stock_pop = keep(cand.in_stock_popularity(cand.item_popularity(
+    stock_pop = materialize(cand.in_stock_popularity(cand.item_popularity(
         events, run_date=run_date, half_life_days=conf.popularity_half_life_days, grades=grades),
         catalog))
     return Inputs(
         events=events, catalog=catalog, stock_pop=stock_pop,
-        popular=keep(cand.popular_items(stock_pop, n)),
-        trending=keep(cand.trending_items(events, catalog, run_date=run_date,
+        popular=materialize(cand.popular_items(stock_pop, n)),
+        trending=materialize(cand.trending_items(events, catalog, run_date=run_date,
                                           recent_days=conf.trending_days,
                                           history_days=conf.history_days, n=n, grades=grades)),
-        cat_pop=keep(cand.category_popular(stock_pop, n)),
-        covis=keep(cand.covisitation(events, session_max_items=conf.session_max_items, n=n)),
-        fbt=keep(cand.bought_together(events, basket_max_items=conf.session_max_items, n=n)))
+        cat_pop=materialize(cand.category_popular(stock_pop, n)),
+        covis=materialize(cand.covisitation(events, session_max_items=conf.session_max_items, n=n)),
+        fbt=materialize(cand.bought_together(events, basket_max_items=conf.session_max_items, n=n)))
 
 
 def entities_and_candidates(list_type: str, inp: Inputs, conf: TopkConf,
@@ -147,16 +142,16 @@ class Scored:
 
 
 def score_candidates(types: list[str], inp: Inputs, *, assemble: Assemble, shipped: ShippedModel,
-                     conf: TopkConf, grades: dict[str, int], keep: Keep = _as_is) -> Scored:
+                     conf: TopkConf, grades: dict[str, int]) -> Scored:
     """One feature assembly and one scoring pass over the union of all list types' candidates
     (features and scores are per pair, so this equals scoring each list type on its own).
     The assembly reads its pairs several times (text features, a dozen joins): they are kept
     first, so the candidate generators are not planned once per read."""
     parts = {lt: entities_and_candidates(lt, inp, conf, grades) for lt in types}
-    pairs = keep(reduce(DataFrame.unionByName, [to_pairs(c, lt) for lt, (_, c, _) in parts.items()]))
+    pairs = materialize(reduce(DataFrame.unionByName, [to_pairs(c, lt) for lt, (_, c, _) in parts.items()]))
     entities = reduce(DataFrame.unionByName, [e.select(F.lit(lt).alias(C.LIST_TYPE), C.ENTITY_ID)
                                               for lt, (e, _, _) in parts.items()])
-    return Scored(keep(score_frame(assemble(pairs), shipped)), keep(entities),
+    return Scored(materialize(score_frame(assemble(pairs), shipped)), materialize(entities),
                   {lt: cats for lt, (_, _, cats) in parts.items()})
 
 
@@ -165,8 +160,7 @@ def of_type(df: DataFrame, list_type: str) -> DataFrame:
 
 
 def build_lists(list_type: str, sc: Scored, inp: Inputs, *, shipped: ShippedModel,
-                conf: TopkConf, run_date: date, generated_at: datetime,
-                keep: Keep = _as_is) -> DataFrame:
+                conf: TopkConf, run_date: date, generated_at: datetime) -> DataFrame:
     """One list type's scored candidates and entities -> its lists in the contract schema."""
     bought = (rules.recent_purchases(inp.events, run_date=run_date, days=conf.exclude_bought_days)
               if list_type == "user" else None)
@@ -174,7 +168,7 @@ def build_lists(list_type: str, sc: Scored, inp: Inputs, *, shipped: ShippedMode
                    freshness_boost=conf.freshness_boost, freshness_days=conf.freshness_days,
                    bought=bought)
     # the personalised lists are used twice below (who is cold, the union): kept, not recomputed
-    personal = keep(rank_personalized(of_type(sc.pairs, list_type), inp.catalog, **rule_kw)
+    personal = materialize(rank_personalized(of_type(sc.pairs, list_type), inp.catalog, **rule_kw)
                     .withColumn(C.SOURCE, F.lit(SOURCE[list_type])))
     cold = of_type(sc.entities, list_type).join(personal.select(C.ENTITY_ID), on=C.ENTITY_ID,
                                                 how="left_anti")
@@ -212,7 +206,7 @@ def produce(ctx: JobContext, model: Any, assemble: Assemble,
     with rec.stage("prepare"):
         events, catalog = read_inputs(ctx)
         events, catalog = events.cache(), catalog.cache()
-        inp = prepare(events, catalog, run_date=d, conf=conf, grades=grades, keep=materialize)
+        inp = prepare(events, catalog, run_date=d, conf=conf, grades=grades)
         shipped = ship_model(ctx.spark, model)
         rec.count("model_version", shipped.version)
         rec.count("events_in_window", events.count())
@@ -221,7 +215,7 @@ def produce(ctx: JobContext, model: Any, assemble: Assemble,
     if types:  # (an empty topk.list_types writes the fallback table only)
         with rec.stage("score"):
             sc = score_candidates(types, inp, assemble=assemble, shipped=shipped, conf=conf,
-                                  grades=grades, keep=materialize)
+                                  grades=grades)
             pairs, totals = per_type(sc.pairs), per_type(sc.entities)
             for lt in types:
                 log.info("%s: %d candidate pairs", lt, pairs.get(lt, 0))
@@ -229,7 +223,7 @@ def produce(ctx: JobContext, model: Any, assemble: Assemble,
         with rec.stage(f"lists_{lt}"):
             log.info("[%d/%d] %s lists: %d entities to rank", i, len(types), lt, totals.get(lt, 0))
             lists = materialize(build_lists(lt, sc, inp, shipped=shipped, conf=conf, run_date=d,
-                                            generated_at=generated_at, keep=materialize))
+                                            generated_at=generated_at))
             write_lists(ctx, lt, lists, total=totals.get(lt, 0), step=f"[{i}/{len(types)}]")
             done.append(lists)
     with rec.stage("fallback_table"):
