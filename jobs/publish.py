@@ -8,7 +8,8 @@ item -> category and category-leaf HASHes and the version metadata.
 Steps: take the publish lock -> unlink partial keys of earlier killed/failed publishes -> check the
 tables (nulls, ranks 1..n, duplicate entities: DataError) -> register the version -> Spark
 executors write the lists and the catalog in parallel (``mapInArrow``, pipelined batches of
-``publish.batch_size``) -> verify: keys counted by SCAN per list type == table rows, executor
+``publish.batch_size``; the list writers read the top-K tables' Parquet files themselves) ->
+verify: keys counted by SCAN per list type == table rows, executor
 reports == table rows, a sample of ``publish.verify_sample`` lists per type decoded and compared
 to the table -> mark ready -> flip the pointer (one Lua script) -> unlink versions beyond the last
 ``publish.keep_versions``. Killed at any point before the flip, readers keep the old version.
@@ -29,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from jobs.common import columns as C
 from jobs.common.cli import JobContext, run_module
-from jobs.common.delta import read_table, table_exists, table_version
+from jobs.common.delta import TableFiles, read_table, table_exists, table_files, table_version
 from jobs.common.errors import CheckFailed, DataError
 from jobs.serving import codec, versions
 from jobs.serving import keys as K
 from jobs.serving.redis_conn import client, params_from_config
-from jobs.serving.writer import STATS_DDL, catalog_writer, category_leaves, list_writer
+from jobs.serving.writer import STATS_DDL, catalog_writer, category_leaves, file_list_writer
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -158,7 +159,7 @@ def run(ctx: JobContext) -> None:
         with rec.stage("cleanup_partial"):
             rec.count("partial_versions_removed", len(versions.cleanup(r)))
         with rec.stage("read"):
-            lists, catalog, inputs = _read_inputs(ctx, run_date)
+            lists, files, catalog, inputs = _read_inputs(ctx, run_date)
             stats = [row.asDict() for row in list_stats(lists).collect()]
             check_stats(stats, run_date)
         by = {s[KIND]: s for s in stats}
@@ -166,7 +167,7 @@ def run(ctx: JobContext) -> None:
         versions.register(r, version, {"run_date": run_date.isoformat(), "inputs": inputs})
         r.sadd(K.instock_key(version), K.INSTOCK_SENTINEL)
         with rec.stage("write"):
-            reported = _write(lists, catalog, params, version, conf)
+            reported = _write(ctx.spark, files, catalog, params, version, conf)
             rec.info["write"] = reported
             versions.refresh_lock(r, token, conf.lock_ttl_s)
             fb_cats = by.get("fallback", {}).get("fb_ids") or []
@@ -208,16 +209,19 @@ def run(ctx: JobContext) -> None:
         r.close()
 
 
-def _read_inputs(ctx: JobContext, run_date: date) -> tuple[DataFrame, DataFrame, dict[str, Any]]:
+def _read_inputs(ctx: JobContext, run_date: date
+                 ) -> tuple[DataFrame, dict[str, TableFiles], DataFrame, dict[str, Any]]:
     cfg, spark = ctx.cfg, ctx.spark
-    frames, inputs = {}, {}
+    frames, files, inputs = {}, {}, {}
     for kind, table in LIST_TABLES.items():
         if not table_exists(cfg, table):
             raise DataError(f"table '{table}' does not exist; run `ranklake topk` first")
         v = table_version(cfg, table)
         ctx.rec.read(table, v)
         inputs[table] = v
-        frames[kind] = read_table(spark, cfg, table, version=v, filters=[(C.RUN_DATE, "=", run_date)])
+        flt = [(C.RUN_DATE, "=", run_date)]
+        frames[kind] = read_table(spark, cfg, table, version=v, filters=flt)
+        files[kind] = table_files(cfg, table, version=v, filters=flt)  # the writers read these
     if not table_exists(cfg, "catalog_clean"):
         raise DataError("table 'catalog_clean' does not exist; run `ranklake validate` first")
     v = table_version(cfg, "catalog_clean")
@@ -225,20 +229,29 @@ def _read_inputs(ctx: JobContext, run_date: date) -> tuple[DataFrame, DataFrame,
     inputs["catalog_clean"] = v
     catalog = read_table(spark, cfg, "catalog_clean", version=v,
                          columns=[C.ITEM_ID, C.CATEGORY, C.IN_STOCK])
-    return union_lists(frames), catalog, inputs
+    return union_lists(frames), files, catalog, inputs
 
 
-def _write(lists: DataFrame, catalog: DataFrame, params: Any, version: str, conf: Any) -> dict[str, Any]:
+def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params: Any, version: str,
+           conf: Any) -> dict[str, Any]:
     t0 = time.monotonic()
-    # Redis is single-threaded: more concurrent writers than cores buys nothing, fewer tasks less
-    # overhead (small inputs arrive as one file per table)
-    cores = lists.sparkSession.sparkContext.defaultParallelism
-    lists, catalog = (df.coalesce(cores) if df.rdd.getNumPartitions() > cores else df
-                      for df in (lists, catalog))
-    rows = lists.select(KIND, C.ENTITY_ID, C.ITEMS, C.SOURCE).mapInArrow(
-        list_writer(params, version, conf.batch_size, conf.batch_sleep_s), STATS_DDL).collect()
+    # the checks above read the lists through Spark; the writers read the same table versions'
+    # Parquet files themselves (one row per file), so no list crosses from the JVM to Python.
+    # Redis is single-threaded: more concurrent writers than cores buys nothing
+    cores = spark.sparkContext.defaultParallelism
+    listed = [(kind, rel) for kind, tf in files.items() for rel in tf.paths]
+    out_rows: list[Any] = []
+    if listed:
+        listing = spark.createDataFrame(listed, "kind string, path string")
+        listing = listing.repartition(max(1, min(cores, len(listed))))
+        out_rows = listing.mapInArrow(
+            file_list_writer(files, params, version, conf.batch_size, conf.batch_sleep_s),
+            STATS_DDL).collect()
     t_lists = time.monotonic() - t0
-    rows += catalog.mapInArrow(catalog_writer(params, version, conf.batch_size), STATS_DDL).collect()
+    if catalog.rdd.getNumPartitions() > cores:
+        catalog = catalog.coalesce(cores)
+    rows = out_rows + catalog.mapInArrow(catalog_writer(params, version, conf.batch_size),
+                                         STATS_DDL).collect()
     out: dict[str, Any] = {}
     for row in rows:
         a = out.setdefault(row["kind"], {"keys": 0, "bytes": 0, "max_len": 0})

@@ -383,18 +383,7 @@ def read_table(spark: SparkSession, cfg: Settings, name: str, version: int | Non
         raise DataError(f"table '{name}' does not exist at {uri}; run the stage that writes it")
     table = _delta_table(uri, opts, version)
     schema = _spark_schema(table)
-    part_by = list(table.metadata().partition_columns)
-    flt = [(c, op, _pv_string(v) if not isinstance(v, (list, tuple)) else [_pv_string(x) for x in v])
-           for c, op, v in (filters or [])]
-    bad = [c for c, _, _ in flt if c not in part_by]
-    if bad:
-        raise ValueError(f"table '{name}': filters must be on partition columns {part_by}, got {bad}")
-    adds = table.get_add_actions(flatten=True)
-    adds_tbl = pa.table(adds)
-    paths = adds_tbl.column("path").to_pylist()
-    pvals = [{c: _pv_string(adds_tbl.column(f"partition.{c}")[i].as_py()) for c in part_by}
-             for i in range(len(paths))]
-    keep = [i for i in range(len(paths)) if all(_match(pvals[i].get(c), op, v) for c, op, v in flt)]
+    paths, pvals, keep = _matching_files(table, name, filters)
     reader = reader or os.environ.get("RANKLAKE_DELTA_READER") or (
         "native" if not uri.startswith("s3://") or cfg.spark.master is None else "arrow")
     if not keep:
@@ -409,6 +398,50 @@ def read_table(spark: SparkSession, cfg: Settings, name: str, version: int | Non
         df = _arrow_read(spark, uri, opts, schema, [(paths[i], pvals[i]) for i in keep])
     df = df.select(*[c for c in schema.fieldNames()])
     return df.select(*columns) if columns else df
+
+
+def _matching_files(table: Any, name: str, filters: Sequence[Filter] | None
+                    ) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    """Relative paths and partition values of every file of ``table``, and the indexes of those
+    the partition ``filters`` keep."""
+    part_by = list(table.metadata().partition_columns)
+    flt = [(c, op, _pv_string(v) if not isinstance(v, (list, tuple)) else [_pv_string(x) for x in v])
+           for c, op, v in (filters or [])]
+    bad = [c for c, _, _ in flt if c not in part_by]
+    if bad:
+        raise ValueError(f"table '{name}': filters must be on partition columns {part_by}, got {bad}")
+    adds_tbl = pa.table(table.get_add_actions(flatten=True))
+    paths = adds_tbl.column("path").to_pylist()
+    pvals = [{c: _pv_string(adds_tbl.column(f"partition.{c}")[i].as_py()) for c in part_by}
+             for i in range(len(paths))]
+    keep = [i for i in range(len(paths)) if all(_match(pvals[i].get(c), op, v) for c, op, v in flt)]
+    return paths, pvals, keep
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """The data files of one table version, for tasks that read Parquet themselves (pyarrow,
+    no JVM round trip): open ``f"{base}/{path}"`` on ``filesystem(uri, opts)``."""
+    uri: str
+    opts: dict[str, str]
+    version: int
+    paths: list[str]
+
+    def open(self, rel: str) -> Any:
+        fs, base = _filesystem(self.uri, self.opts)
+        return fs.open_input_file(f"{base}/{rel}")
+
+
+def table_files(cfg: Settings, name: str, version: int | None = None,
+                filters: Sequence[Filter] | None = None) -> TableFiles:
+    """The files of table ``name`` (latest or ``version``) that the partition ``filters`` keep.
+    Partition columns are not in the files (read them from the filter)."""
+    uri, opts = _uri(cfg, name), storage_options(cfg)
+    if not table_exists(cfg, name):
+        raise DataError(f"table '{name}' does not exist at {uri}; run the stage that writes it")
+    table = _delta_table(uri, opts, version)
+    paths, _, keep = _matching_files(table, name, filters)
+    return TableFiles(uri, opts, table.version(), [paths[i] for i in keep])
 
 
 def _match(value: Any, op: str, target: Any) -> bool:

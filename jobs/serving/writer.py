@@ -113,36 +113,72 @@ def _stats(acc: dict[str, list[int]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(rows, schema=STATS_SCHEMA)
 
 
+def push_lists(params: RedisParams, version: str, batch_size: int, sleep_s: float,
+               batches: Iterator[pa.RecordBatch]) -> dict[str, list[int]]:
+    """Write every list of (kind, entity_id, items, source) ``batches`` over one connection;
+    per kind [keys, bytes, max len]."""
+    from jobs.serving.redis_conn import client
+
+    r = client(params)
+    conn = r.connection_pool.get_connection()
+    acc: dict[str, list[int]] = {}
+    try:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            resp, stats = encode_resp(batch, version)
+            offsets = np.frombuffer(resp.buffers()[1], np.int32)[resp.offset:resp.offset + len(resp) + 1]
+            # stream every MSET of the batch, then read the replies (like redis-cli --pipe):
+            # encoding, sending and the server's work overlap instead of taking turns
+            sent = 0
+            for lo in range(0, len(resp), batch_size):
+                send_mset(conn, resp, lo, min(lo + batch_size, len(resp)), offsets)
+                sent += 1
+                if sleep_s:
+                    time.sleep(sleep_s)
+            for _ in range(sent):
+                read_ok(conn)
+            for kind, (keys, nbytes, max_len) in stats.items():
+                a = acc.setdefault(kind, [0, 0, 0])
+                a[0], a[1], a[2] = a[0] + keys, a[1] + nbytes, max(a[2], max_len)
+    finally:
+        r.connection_pool.release(conn)
+        r.close()
+    return acc
+
+
 def list_writer(params: RedisParams, version: str, batch_size: int,
                 sleep_s: float = 0.0) -> BatchFn:
+    """mapInArrow function over (kind, entity_id, items, source) rows."""
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from jobs.serving.redis_conn import client
+        acc = push_lists(params, version, batch_size, sleep_s, batches)
+        if acc:
+            yield _stats(acc)
 
-        r = client(params)
-        conn = r.connection_pool.get_connection()
-        acc: dict[str, list[int]] = {}
-        try:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                resp, stats = encode_resp(batch, version)
-                offsets = np.frombuffer(resp.buffers()[1], np.int32)[resp.offset:resp.offset + len(resp) + 1]
-                # stream every MSET of the batch, then read the replies (like redis-cli --pipe):
-                # encoding, sending and the server's work overlap instead of taking turns
-                sent = 0
-                for lo in range(0, len(resp), batch_size):
-                    send_mset(conn, resp, lo, min(lo + batch_size, len(resp)), offsets)
-                    sent += 1
-                    if sleep_s:
-                        time.sleep(sleep_s)
-                for _ in range(sent):
-                    read_ok(conn)
-                for kind, (keys, nbytes, max_len) in stats.items():
-                    a = acc.setdefault(kind, [0, 0, 0])
-                    a[0], a[1], a[2] = a[0] + keys, a[1] + nbytes, max(a[2], max_len)
-        finally:
-            r.connection_pool.release(conn)
-            r.close()
+    return write
+
+
+def file_list_writer(files: dict[str, Any], params: RedisParams, version: str, batch_size: int,
+                     sleep_s: float = 0.0, read_rows: int = 8192) -> BatchFn:
+    """mapInArrow function over (kind, path) rows: each task reads its top-K Parquet files with
+    pyarrow (``files``: kind -> ``jobs.common.delta.TableFiles``) and writes their lists. No rows
+    travel from the JVM to Python: measured on the 1M lake, the list-writing job took half the
+    time of the same writes fed by a Spark scan."""
+    import pyarrow.parquet as pq
+
+    cols = ["entity_id", "items", "source"]
+
+    def lists(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for kind, rel in zip(batch.column("kind").to_pylist(), batch.column("path").to_pylist()):
+                with files[kind].open(rel) as fh:
+                    for rb in pq.ParquetFile(fh).iter_batches(batch_size=read_rows, columns=cols):
+                        yield pa.RecordBatch.from_arrays(
+                            [pa.array([kind] * rb.num_rows, pa.string()), *rb.columns],
+                            names=["kind", *cols])
+
+    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        acc = push_lists(params, version, batch_size, sleep_s, lists(batches))
         if acc:
             yield _stats(acc)
 

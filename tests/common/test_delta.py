@@ -52,6 +52,13 @@ def _files_in_log(cfg, name=T) -> set[str]:
                .to_pylist())
 
 
+def _entity_ids(tf, rel: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    with tf.open(rel) as fh:
+        return pq.ParquetFile(fh).read(columns=["entity_id"]).column("entity_id").to_pylist()
+
+
 def test_modes_versions_time_travel_and_partition_replace(spark, cfg):
     _fresh(cfg)
     a = _lists(spark, 40, D1).unionByName(_lists(spark, 30, D2))
@@ -84,6 +91,16 @@ def test_modes_versions_time_travel_and_partition_replace(spark, cfg):
     assert delta.read_table(spark, cfg, T, version=1).count() == 75
     assert delta.table_version(cfg, T) == 4
     assert [h["operation"] for h in delta.history(cfg, T)][:1] == ["WRITE"]
+    # the files tasks read themselves (publish): same version, same partition filter, same rows
+    for version, run_date, want in ((0, D2, 30), (1, D2, 35), (2, D2, 3), (4, D1, 0), (None, D2, 3)):
+        tf = delta.table_files(cfg, T, version=version, filters=[("run_date", "=", run_date)])
+        assert tf.version == (4 if version is None else version)
+        ids = sorted(e for rel in tf.paths for e in _entity_ids(tf, rel))
+        assert len(ids) == want
+        ref = delta.read_table(spark, cfg, T, version=tf.version, filters=[("run_date", "=", run_date)])
+        assert ids == sorted(r["entity_id"] for r in ref.select("entity_id").collect())
+    with pytest.raises(ValueError, match="partition columns"):
+        delta.table_files(cfg, T, filters=[("source", "=", "x")])
 
     # overwrite replaces the whole table
     assert delta.write_table(b, cfg, T, "overwrite") == 5

@@ -49,3 +49,12 @@ def test_write_replace_and_read_back_on_s3(spark, s3_cfg):
     table = DeltaTable("s3://lake-test/lake/tables/topk_user",
                        storage_options=delta.storage_options(s3_cfg))
     assert table.version() == 1 and len(table.to_pandas()) == 15
+    # the files the publish writers read themselves, opened on S3 through pyarrow
+    import pyarrow.parquet as pq
+
+    tf = delta.table_files(s3_cfg, "topk_user", filters=[("run_date", "=", dt.date(2026, 11, 20))])
+    ids = []
+    for rel in tf.paths:
+        with tf.open(rel) as fh:
+            ids += pq.ParquetFile(fh).read(columns=["entity_id"]).column("entity_id").to_pylist()
+    assert sorted(ids) == sorted(r["entity_id"] for r in new.collect())
