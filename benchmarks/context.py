@@ -53,7 +53,7 @@ class Profile:
 PROFILES = {
     # small is the smoke run inside `make test`: test-env scale, so it proves every benchmark
     # runs end to end in a few minutes; its figures mean nothing against the targets
-    "small": Profile("small", 5_000, 300, 120, 40, 2, 1, 1, 100_000, 10_000, 2.0, 4_000),
+    "small": Profile("small", 5_000, 300, 120, 40, 2, 1, 1, 30_000, 10_000, 2.0, 4_000),
     "1M": Profile("1M", 1_000_000, 100_000, 5_000, 2_000, 8, 3, 2, 0, 500_000, 15.0, 100_000),
     "10M": Profile("10M", 10_000_000, 1_000_000, 20_000, 5_000, 16, 2, 1, 0, 1_000_000, 20.0,
                    150_000),

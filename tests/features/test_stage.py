@@ -9,10 +9,14 @@ from datetime import date, timedelta
 import pytest
 from pyspark.sql import functions as F
 
+from jobs import drift as drift_job
 from jobs.common import cli
 from jobs.common import columns as C
+from jobs.common.cli import JobContext
 from jobs.common.config import load_config
 from jobs.common.delta import read_table, write_table
+from jobs.common.errors import CheckFailed
+from jobs.common.runlog import RunRecord
 from jobs.features import assemble
 from tests.features.data import catalog_rows, event_rows, write_clean
 
@@ -78,3 +82,14 @@ def test_judgment_labels_and_drift(spark, stage_cfg):
     got = {r["feature"]: r for r in drift.collect()}
     assert set(got) == set(C.FEATURE_COLUMNS)
     assert all(r["reference_run_date"] == D and r["status"] in ("ok", "warn") for r in got.values())
+    # the same two runs with a zero threshold and features.psi_fail: the drift step fails the run
+    # naming the drifted features, after storing every feature's PSI with status fail/ok
+    drifted = sorted(f for f, r in got.items() if r["psi"] > 0)
+    assert drifted  # the second run's window differs, so some features moved
+    strict = load_config("test", [*OVERRIDES, "features.psi_threshold=0.0", "features.psi_fail=true"])
+    rec = RunRecord("features", d2.isoformat(), "test", "2026-11-21T00:00:00+00:00")
+    with pytest.raises(CheckFailed, match=rf"PSI > 0.0 for {len(drifted)} feature\(s\): "):
+        drift_job.run(JobContext(strict, argparse.Namespace(), d2, rec, spark))
+    again = {r["feature"]: r["status"] for r in read_table(
+        spark, strict, "feature_drift", filters=[(C.RUN_DATE, "=", d2)]).collect()}
+    assert again == {f: "fail" if f in drifted else "ok" for f in got}
