@@ -28,4 +28,3 @@ def test_psi_on_frames(spark):
     res = drift.compare(shifted, ref, ["a", "b"], 10)
     # half the rows are null (own bin, absent in the reference), the rest sit in the top bins
     assert res["a"][0] > 2.0 and res["b"][0] == 0.0 and res["a"][1:] == (1000, 1000)
-
