@@ -162,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print(f"benchmarks: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:
-        b.close()
+        try:
+            b.close()
+        except Exception as exc:  # noqa: BLE001 - e.g. the JVM died (OOM): the figures so far are
+            # still saved below; losing a 10M run's stage figures to a failed spark.stop() is worse
+            if status == "ok":
+                status, error, code = "failed", f"shutdown: {type(exc).__name__}: {exc}", 1
+            print(f"benchmarks: shutdown failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     wall = time.monotonic() - t0
     first = error.strip().splitlines()[0] if error.strip() else ""
     save(b, ns.groups, machine, status, first[:500], wall, merge=bool(ns.only or ns.reuse))

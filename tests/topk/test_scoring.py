@@ -78,3 +78,7 @@ def test_benchmark_scoring_reports_ratio(spark, tiny_model):
     res = scoring.benchmark_scoring(spark, tiny_model, rows=20_000, repeats=1)
     print("scoring benchmark:", res)
     assert res["rows"] == 20_000 and res["spark_rows_per_s"] > 0 and 0 < res["ratio_spark_vs_raw"]
+    # the transfer-only job (predict replaced by zeros) is measured beside it, with its ceiling
+    assert res["transfer_rows_per_s"] > 0 and res["trees"] == tiny_model.booster.num_trees()
+    assert res["ceiling_ratio"] == pytest.approx(res["transfer_rows_per_s"] / res["raw_rows_per_s"],
+                                                 abs=5e-5)

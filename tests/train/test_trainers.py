@@ -73,6 +73,39 @@ def test_same_seed_same_model_text(cfg, frames):
     assert c.model_text != a.model_text
 
 
+def test_arrow_arrays_equal_the_pandas_ones(cfg, frames):
+    import pyarrow as pa
+
+    from jobs.trainers.base import sort_rows, table_arrays, to_arrays
+
+    spec = _spec(cfg)
+    pdf = frames["train"].sample(frac=1.0, random_state=3).reset_index(drop=True)
+    f0, f1 = C.FEATURE_COLUMNS[0], C.FEATURE_COLUMNS[1]
+    pdf.loc[::7, f0] = np.nan  # missing values -> NaN in both paths
+    pdf[C.ITEM_ID] = pdf[C.ITEM_ID].where(pdf.index % 5 != 0, "é" + pdf[C.ITEM_ID])  # non-ASCII ids
+    pdf[f1] = pdf[f1].astype("float32")  # a narrower column is widened the same way
+    want = to_arrays(sort_rows(pdf, spec), spec)
+    got = table_arrays(pa.Table.from_pandas(pdf, preserve_index=False), spec)
+    for w, g in zip(want, got):
+        assert w.dtype == g.dtype
+        np.testing.assert_array_equal(w, g)  # NaN == NaN for assert_array_equal
+
+
+def test_local_backend_from_spark_is_the_frames_model(cfg, spark, frames):
+    # the local backend collects Arrow and sorts in Arrow; it must train the very model the pandas
+    # path trains on the same rows, whatever order Spark returns them in
+    spec = _spec(cfg)
+    want = fit_frames(frames["train"], frames["validation"], spec)
+    sdf = spark.createDataFrame(frames["train"].sample(frac=1.0, random_state=4)).repartition(3)
+    vdf = spark.createDataFrame(frames["validation"])
+    got = get_trainer("local").fit(sdf, vdf, spec)
+    assert got.model_text == want.model_text
+    assert (got.rows_train, got.rows_valid, got.groups_train) == (
+        want.rows_train, want.rows_valid, want.groups_train)
+    with pytest.raises(TrainerError, match="train split is empty"):
+        get_trainer("local").fit(sdf.limit(0), vdf, spec)
+
+
 def test_empty_train_split_is_a_clear_error(cfg, frames):
     with pytest.raises(TrainerError, match="train split is empty"):
         fit_frames(frames["train"].iloc[:0], frames["validation"], _spec(cfg))
@@ -88,6 +121,27 @@ def test_local_bound_samples_whole_groups(cfg, spark, frames):
     full = frames["train"].groupby(C.GROUP_ID).size()
     kept = pdf.groupby(C.GROUP_ID).size()
     assert (kept == full[kept.index]).all()  # no group cut in half
+
+
+def test_driver_heap_bounds_the_collect(cfg, spark, frames, monkeypatch):
+    from jobs.trainers import local
+
+    sdf = spark.createDataFrame(frames["train"]).select(C.GROUP_ID, C.ITEM_ID, C.LABEL,
+                                                         *C.FEATURE_COLUMNS)
+    width = local.row_bytes(sdf.schema)
+    label_bytes = 9 if sdf.schema[C.LABEL].dataType.typeName() == "long" else 5
+    assert width == 9 * len(C.FEATURE_COLUMNS) + 33 * 2 + label_bytes  # doubles, 2 ids, label
+    heap = local.driver_heap_bytes(sdf)
+    assert heap > 2**30  # the test session's driver (conf/test.yaml): a real JVM figure
+    # a heap share that holds half the rows: sampled like over max_local_rows, whole groups kept
+    n = len(frames["train"])
+    monkeypatch.setattr(local, "COLLECT_HEAP_SHARE", (n // 2) * width / heap)
+    assert local.heap_row_budget(heap, width) == pytest.approx(n // 2, abs=1)
+    table, frac = local.bounded_collect_arrow(sdf, _spec(cfg), "train")
+    assert frac == pytest.approx(0.5, abs=0.01) and 0 < table.num_rows <= n // 2 * 1.1
+    kept = table.to_pandas().groupby(C.GROUP_ID).size()
+    full = frames["train"].groupby(C.GROUP_ID).size()
+    assert (kept == full[kept.index]).all()
 
 
 def test_spark_barrier_matches_local(cfg, spark, frames):
@@ -148,3 +202,22 @@ def test_synapseml_without_jars_is_a_clear_error(cfg, spark, frames):
     sdf = spark.createDataFrame(frames["train"].head(20))
     with pytest.raises(TrainerError, match="synapseml"):
         get_trainer("synapseml").fit(sdf, sdf, _spec(cfg))
+
+
+def test_barrier_partition_frame_is_built_in_chunks(cfg, monkeypatch):
+    import pandas as pd
+
+    from jobs.trainers import spark_barrier
+
+    spec = _spec(cfg)
+    cols = [C.GROUP_ID, C.ITEM_ID, C.LABEL, *C.FEATURE_COLUMNS]
+    rng = np.random.default_rng(0)
+    rows = [(f"g{i // 3}", f"i{i}", int(i % 2), *[None if (i + j) % 5 == 0 else float(rng.normal())
+                                                  for j in range(len(C.FEATURE_COLUMNS))])
+            for i in range(7)]
+    monkeypatch.setattr(spark_barrier, "ROW_CHUNK", 2)  # 7 rows -> 4 chunks
+    got = spark_barrier._partition_frame(iter(rows), cols, spec)
+    want = pd.DataFrame.from_records(rows, columns=cols)
+    pd.testing.assert_frame_equal(got[cols], want.astype({c: "float64" for c in C.FEATURE_COLUMNS}))
+    assert got[C.FEATURE_COLUMNS[0]].isna().sum() == 2  # None -> NaN (rows 0 and 5)
+    assert len(spark_barrier._partition_frame(iter([]), cols, spec)) == 0
