@@ -152,11 +152,10 @@ CAUSES: dict[str, str] = {
     "they are bounded (train.max_local_rows and 15% of the driver heap: ~1.09M rows per split at "
     "4 GB), a bound 10M reaches and 1M does not, so the peak stops growing there",
     "X.driver_rss_growth_topk": "the figure is the benchmark process's peak RSS during the "
-    "stage; at 10M topk ran in the process that had just run train (RSS is not handed back to "
-    "the OS), so it shows train's residue, not topk's own use",
-    "X.driver_rss_growth_publish": "as for topk: at 10M publish ran right after train in the "
-    "same process; the P4 group's publish in a fresh process peaked at 331 MiB (10M) vs 312 MiB "
-    "(1M)",
+    "stage; topk runs in the process that has just run train (RSS is not handed back to the "
+    "OS), so at 10M it shows train's bounded collect, not topk's own use",
+    "X.driver_rss_growth_publish": "as for topk: publish runs after train in the same process; "
+    "the P4 group republishes in its own process (its 'stage publish' log line gives that peak)",
     "P3.scoring_rows_per_s": "per-batch Arrow round trip JVM<->Python worker (Spark's row-to-"
     "Arrow conversion); raw predict is one multithreaded call on one prebuilt matrix",
     "P4.publish_keys_per_s": "the figure is the whole list-writing Spark job: scheduling, Python "

@@ -89,16 +89,8 @@ def fit_frames(train: pd.DataFrame, valid: pd.DataFrame | None, spec: TrainSpec,
     X, y, g = to_arrays(train, spec)
     Xv = yv = gv = None
     if valid is not None and not valid.empty:
-        valid = sort_rows(valid, spec)
-        Xv, yv, gv = to_arrays(valid, spec)
-    with Timer() as t:
-        booster, history = train_lgb(X, y, g, Xv, yv, gv, spec)
-    best = booster.best_iteration or booster.current_iteration()
-    return TrainResult(model_text=booster.model_to_string(num_iteration=best), backend=backend,
-                       best_iteration=best, num_iterations_run=iterations_run(history, spec),
-                       history=history, wall_s=t.s, rows_train=len(train),
-                       rows_valid=0 if valid is None else len(valid), groups_train=len(g),
-                       sampled_fraction=sampled_fraction, params=dict(spec.params))
+        Xv, yv, gv = to_arrays(sort_rows(valid, spec), spec)
+    return fit_arrays(X, y, g, Xv, yv, gv, spec, backend=backend, sampled_fraction=sampled_fraction)
 
 
 def collect_arrow(df: DataFrame) -> pa.Table:
@@ -183,14 +175,14 @@ class LocalTrainer(Trainer):
             raise TrainerError("the train split is empty: nothing to train on")
         X, y, g = table_arrays(tr, spec)
         Xv, yv, gv = table_arrays(va, spec) if va.num_rows else (None, None, None)
-        res = fit_arrays(X, y, g, Xv, yv, gv, spec, backend=self.name, sampled_fraction=frac)
-        res.sampled_fraction_valid = frac_v
-        return res
+        return fit_arrays(X, y, g, Xv, yv, gv, spec, backend=self.name, sampled_fraction=frac,
+                          sampled_fraction_valid=frac_v)
 
 
 def fit_arrays(X: np.ndarray, y: np.ndarray, sizes: np.ndarray, Xv: np.ndarray | None,
                yv: np.ndarray | None, sizes_v: np.ndarray | None, spec: TrainSpec,
-               backend: str = "local", sampled_fraction: float = 1.0) -> TrainResult:
+               backend: str = "local", sampled_fraction: float = 1.0,
+               sampled_fraction_valid: float = 1.0) -> TrainResult:
     """Train from arrays already in group order (the local backend, benchmarks, external data)."""
     with Timer() as t:
         booster, history = train_lgb(X, y, sizes, Xv, yv, sizes_v, spec)
@@ -199,4 +191,5 @@ def fit_arrays(X: np.ndarray, y: np.ndarray, sizes: np.ndarray, Xv: np.ndarray |
                        best_iteration=best, num_iterations_run=iterations_run(history, spec),
                        history=history, wall_s=t.s, rows_train=len(y),
                        rows_valid=0 if yv is None else len(yv), groups_train=len(sizes),
-                       sampled_fraction=sampled_fraction, params=dict(spec.params))
+                       sampled_fraction=sampled_fraction,
+                       sampled_fraction_valid=sampled_fraction_valid, params=dict(spec.params))
