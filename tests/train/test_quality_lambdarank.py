@@ -1,5 +1,7 @@
 """Optional quality check on LightGBM's lambdarank sample (skips when ../shared is absent), plus
-the throughput ratio of our local trainer vs raw lightgbm.train on the same arrays."""
+parity of our local trainer with raw lightgbm.train on the same arrays. The throughput ratio is
+printed, not asserted: speed is measured by the benchmarks (P2), a test on a shared CI box only
+measures the neighbours."""
 from __future__ import annotations
 
 import dataclasses
@@ -39,6 +41,12 @@ def test_lambdarank_sample_quality_and_throughput(cfg, shared_datasets):
     print("rank.test", lgb_conv)
     assert lgb_conv["ndcg@1"] > 0.5674 and lgb_conv["ndcg@3"] > 0.578
     assert lgb_conv["ndcg@10"] >= 0.72
+    # our wrapper trains exactly the model raw lightgbm.train gives on the same arrays and params
+    raw = lgb.train(spec.params, lgb.Dataset(X, label=y, group=g,
+                                             feature_name=list(spec.feature_columns)),
+                    num_boost_round=spec.num_iterations)
+    assert res.model_text == raw.model_to_string()
+    assert res.best_iteration == 50 and res.rows_train == len(y) and res.groups_train == len(g)
     bench = benchmark_train(X, y, g, dataclasses.replace(spec, num_iterations=30), repeats=2)
-    print("throughput", bench)
-    assert bench["ratio"] > 0.5  # our wrapper adds no material overhead (loose: shared CPU)
+    print("throughput (measured, not asserted)", bench)
+    assert bench["rows"] == len(y) and bench["ours_s"] > 0 and bench["raw_s"] > 0
