@@ -159,9 +159,9 @@ CAUSES: dict[str, str] = {
     "P3.scoring_rows_per_s": "per-batch Arrow round trip JVM<->Python worker (Spark's row-to-"
     "Arrow conversion); raw predict is one multithreaded call on one prebuilt matrix",
     "P4.publish_keys_per_s": "the figure is the whole list-writing Spark job: scheduling, Python "
-    "worker start, each task reading its top-K Parquet files and encoding every list, then the "
-    "pipelined MSETs; redis-cli only streams a prebuilt buffer (50k keys in 0.08 s at 1M, less "
-    "than the job's fixed cost)",
+    "worker start, each task streaming its files' stored values as pipelined MSETs while Redis "
+    "and both tasks share the 2 cores; redis-cli only streams a prebuilt buffer (50k keys in "
+    "0.08 s at 1M, less than the job's fixed cost)",
     "P5.http_errors": "HTTP 503 once more than serving.redis_max_connections (64) requests are in "
     "flight: redis.asyncio's default ConnectionPool raises 'Too many connections' instead of "
     "waiting (a BlockingConnectionPool with a timeout would queue them)",

@@ -32,14 +32,16 @@ from jobs.common import columns as C
 from jobs.common.cli import JobContext, run_module
 from jobs.common.delta import TableFiles, read_table, table_exists, table_files, table_version
 from jobs.common.errors import CheckFailed, DataError
+from jobs.common.log import get_logger
 from jobs.serving import codec, versions
 from jobs.serving import keys as K
 from jobs.serving.redis_conn import client, params_from_config
-from jobs.serving.writer import STATS_DDL, catalog_writer, category_leaves, file_list_writer
+from jobs.serving.writer import STATS_DDL, TASK_KIND, catalog_writer, category_leaves, file_list_writer
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+log = get_logger("publish")
 LIST_TABLES = {"user": "topk_user", "query": "topk_query", "item": "topk_item",
                "fallback": "topk_fallback"}
 KIND = "kind"
@@ -232,6 +234,26 @@ def _read_inputs(ctx: JobContext, run_date: date
     return union_lists(frames), files, catalog, inputs
 
 
+def file_bins(files: dict[str, TableFiles], n: int) -> list[list[tuple[str, str]]]:
+    """The (kind, path) of every list file, packed into at most ``n`` bins of about equal bytes
+    (largest file first into the lightest bin): one bin per writer task, so no task ends long
+    after the others. Files without a size in the log count as the mean size."""
+    items = [(size, kind, rel) for kind, tf in files.items()
+             for rel, size in zip(tf.paths, tf.sizes or [0] * len(tf.paths))]
+    if not items:
+        return []
+    known = [s for s, _, _ in items if s]
+    mean = sum(known) / len(known) if known else 1
+    items = sorted(((s or mean, k, r) for s, k, r in items), key=lambda x: (-x[0], x[1], x[2]))
+    bins: list[list[tuple[str, str]]] = [[] for _ in range(max(1, min(n, len(items))))]
+    load = [0.0] * len(bins)
+    for size, kind, rel in items:
+        i = load.index(min(load))
+        bins[i].append((kind, rel))
+        load[i] += size
+    return bins
+
+
 def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params: Any, version: str,
            conf: Any) -> dict[str, Any]:
     t0 = time.monotonic()
@@ -239,11 +261,12 @@ def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params:
     # Parquet files themselves (one row per file), so no list crosses from the JVM to Python.
     # Redis is single-threaded: more concurrent writers than cores buys nothing
     cores = spark.sparkContext.defaultParallelism
-    listed = [(kind, rel) for kind, tf in files.items() for rel in tf.paths]
+    bins = file_bins(files, cores)
     out_rows: list[Any] = []
-    if listed:
-        listing = spark.createDataFrame(listed, "kind string, path string")
-        listing = listing.repartition(max(1, min(cores, len(listed))))
+    if bins:
+        # one partition per bin, no shuffle: parallelize keeps the slices it is given
+        rdd = spark.sparkContext.parallelize(bins, len(bins)).flatMap(lambda b: b)
+        listing = spark.createDataFrame(rdd, "kind string, path string")
         out_rows = listing.mapInArrow(
             file_list_writer(files, params, version, conf.batch_size, conf.batch_sleep_s),
             STATS_DDL).collect()
@@ -253,13 +276,22 @@ def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params:
     rows = out_rows + catalog.mapInArrow(catalog_writer(params, version, conf.batch_size),
                                          STATS_DDL).collect()
     out: dict[str, Any] = {}
+    tasks = []
     for row in rows:
+        if row["kind"] == TASK_KIND:
+            tasks.append({"lists": row["keys"], "read_encode_s": row["prep_ms"] / 1000,
+                          "send_s": row["send_ms"] / 1000, "idle_s": row["idle_ms"] / 1000})
+            continue
         a = out.setdefault(row["kind"], {"keys": 0, "bytes": 0, "max_len": 0})
         a["keys"] += row["keys"]
         a["bytes"] += row["bytes"]
         a["max_len"] = max(a["max_len"], row["max_len"])
     n = sum(v["keys"] for k, v in out.items() if k in LIST_TABLES)
-    out["_timing"] = {"lists_s": round(t_lists, 3), "keys_per_s": round(n / max(t_lists, 1e-9))}
+    out["_timing"] = {"lists_s": round(t_lists, 3), "keys_per_s": round(n / max(t_lists, 1e-9)),
+                      "tasks": tasks}
+    log.info("lists written: %d keys in %.2fs by %d task(s) (read+encode %s s, send %s s)", n,
+             t_lists, len(tasks), "/".join(f"{t['read_encode_s']:.2f}" for t in tasks),
+             "/".join(f"{t['send_s']:.2f}" for t in tasks))
     return out
 
 

@@ -86,6 +86,7 @@ SCORE = "score"
 SOURCE = "source"  # personalized | query | fallback
 MODEL_VERSION = "model_version"
 GENERATED_AT = "generated_at"
+SERVING_VALUE = "serving_value"  # binary: items + source in the Redis value codec (jobs/serving/codec.py)
 LIST_SOURCES = ("personalized", "query", "fallback")
 # topk internals (candidates -> scoring -> rules)
 NEIGHBOR_ID = "neighbor_id"  # co-visitation / bought-together partner of item_id

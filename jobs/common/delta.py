@@ -26,9 +26,9 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -145,9 +145,31 @@ def _stats(table: pa.Table) -> str:
                        "nullCount": nulls})
 
 
+@dataclass(frozen=True)
+class Derived:
+    """Columns computed by the writer tasks from each batch just before it is written (no
+    extra pass over the data): ``fn(batch)`` returns one array per field of ``fields``."""
+    fields: tuple[pa.Field, ...]
+    fn: Callable[[pa.RecordBatch], Sequence[pa.Array]]
+    uncompressed: bool = False  # store them without snappy (e.g. values read far more than written)
+
+
+def _compression(schema: pa.Schema, uncompressed: Sequence[str]) -> str | dict[str, str]:
+    """snappy, or per Parquet leaf column: none for the top-level columns ``uncompressed``."""
+    if not uncompressed:
+        return "snappy"
+    import pyarrow.parquet as pq
+
+    buf = pa.BufferOutputStream()
+    pq.write_table(schema.empty_table(), buf)  # the leaf paths exactly as the writer names them
+    md = pq.read_metadata(pa.BufferReader(buf.getvalue()))
+    paths = [md.schema.column(i).path for i in range(md.num_columns)]
+    return {p: "none" if p.split(".", 1)[0] in uncompressed else "snappy" for p in paths}
+
+
 # --------------------------------------------------------------------------- task side
 def _file_writer(root: str, opts: dict[str, str], data_schema: pa.Schema,
-                 partition_by: Sequence[str], write_id: str):
+                 partition_by: Sequence[str], write_id: str, derived: Derived | None = None):
     """Builds the function each Spark task runs over its Arrow batches."""
 
     def write_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -161,6 +183,8 @@ def _file_writer(root: str, opts: dict[str, str], data_schema: pa.Schema,
         buffered: dict[tuple, int] = {}
         out: list[dict[str, Any]] = []
         seq = [0]
+        compression = _compression(data_schema, [f.name for f in derived.fields]
+                                   if derived is not None and derived.uncompressed else [])
 
         def flush(key: tuple) -> None:
             parts = buffers.pop(key, [])
@@ -177,7 +201,7 @@ def _file_writer(root: str, opts: dict[str, str], data_schema: pa.Schema,
             full = f"{base}/{rel}"
             if sub:
                 fs.create_dir(f"{base}/{sub}", recursive=True)
-            pq.write_table(tbl, full, filesystem=fs, compression="snappy",
+            pq.write_table(tbl, full, filesystem=fs, compression=compression,
                            coerce_timestamps="us", allow_truncated_timestamps=False)
             size = fs.get_file_info(full).size
             out.append({"path": rel, "size": size, "partition_values": json.dumps(pvals),
@@ -191,6 +215,10 @@ def _file_writer(root: str, opts: dict[str, str], data_schema: pa.Schema,
         for batch in batches:
             if batch.num_rows == 0:
                 continue
+            if derived is not None:
+                extra = derived.fn(batch)
+                batch = pa.RecordBatch.from_arrays(
+                    [*batch.columns, *extra], names=[*batch.schema.names, *(f.name for f in derived.fields)])
             tbl = pa.Table.from_batches([batch])
             if partition_by:
                 keys = pa.Table.from_arrays(
@@ -263,8 +291,9 @@ def write_table(df: DataFrame, cfg: Settings, name: str, mode: str = "overwrite"
 
 def write_table_result(df: DataFrame, cfg: Settings, name: str, mode: str = "overwrite",
                        partitions: dict[str, Sequence[Any]] | None = None,
-                       metadata: dict[str, Any] | None = None) -> WriteResult:
-    return stage_write(df, cfg, name, mode, partitions, metadata).commit()
+                       metadata: dict[str, Any] | None = None,
+                       derived: Derived | None = None) -> WriteResult:
+    return stage_write(df, cfg, name, mode, partitions, metadata, derived).commit()
 
 
 @dataclass
@@ -320,8 +349,10 @@ class StagedWrite:
 
 def stage_write(df: DataFrame, cfg: Settings, name: str, mode: str = "overwrite",
                 partitions: dict[str, Sequence[Any]] | None = None,
-                metadata: dict[str, Any] | None = None) -> StagedWrite:
-    """Run the Spark job that writes the data files; nothing is visible until ``commit()``."""
+                metadata: dict[str, Any] | None = None, derived: Derived | None = None
+                ) -> StagedWrite:
+    """Run the Spark job that writes the data files; nothing is visible until ``commit()``.
+    ``derived``: columns the writer tasks add to every batch (appended after ``df``'s)."""
     from deltalake.transaction import AddAction
 
     if mode not in ("overwrite", "append", "replace"):
@@ -338,11 +369,17 @@ def stage_write(df: DataFrame, cfg: Settings, name: str, mode: str = "overwrite"
     # point is a conflict for delta-rs to detect at commit time
     table = _delta_table(uri, opts) if table_exists(cfg, name) else None
     full_schema = _utc_arrow_schema(df.schema)
+    if derived is not None:
+        clash = [f.name for f in derived.fields if f.name in df.columns]
+        if clash:
+            raise ValueError(f"table '{name}': derived column(s) {clash} already in the data")
+        full_schema = pa.schema([*full_schema, *derived.fields])
     data_schema = pa.schema([f for f in full_schema if f.name not in part_by])
     if not is_remote(uri):
         os.makedirs(uri, exist_ok=True)
     t0 = time.monotonic()
-    files_df = df.mapInArrow(_file_writer(uri, opts, data_schema, part_by, uuid.uuid4().hex[:12]),
+    files_df = df.mapInArrow(_file_writer(uri, opts, data_schema, part_by, uuid.uuid4().hex[:12],
+                                          derived),
                              schema="path string, size long, partition_values string, "
                                     "num_records long, stats string")
     files = files_df.collect()  # one row per data file: bounded by files, not by rows
@@ -383,7 +420,7 @@ def read_table(spark: SparkSession, cfg: Settings, name: str, version: int | Non
         raise DataError(f"table '{name}' does not exist at {uri}; run the stage that writes it")
     table = _delta_table(uri, opts, version)
     schema = _spark_schema(table)
-    paths, pvals, keep = _matching_files(table, name, filters)
+    paths, pvals, keep, _ = _matching_files(table, name, filters)
     reader = reader or os.environ.get("RANKLAKE_DELTA_READER") or (
         "native" if not uri.startswith("s3://") or cfg.spark.master is None else "arrow")
     if not keep:
@@ -401,9 +438,9 @@ def read_table(spark: SparkSession, cfg: Settings, name: str, version: int | Non
 
 
 def _matching_files(table: Any, name: str, filters: Sequence[Filter] | None
-                    ) -> tuple[list[str], list[dict[str, Any]], list[int]]:
-    """Relative paths and partition values of every file of ``table``, and the indexes of those
-    the partition ``filters`` keep."""
+                    ) -> tuple[list[str], list[dict[str, Any]], list[int], list[int]]:
+    """Relative paths, partition values and sizes (bytes) of every file of ``table``, and the
+    indexes of those the partition ``filters`` keep."""
     part_by = list(table.metadata().partition_columns)
     flt = [(c, op, _pv_string(v) if not isinstance(v, (list, tuple)) else [_pv_string(x) for x in v])
            for c, op, v in (filters or [])]
@@ -415,7 +452,7 @@ def _matching_files(table: Any, name: str, filters: Sequence[Filter] | None
     pvals = [{c: _pv_string(adds_tbl.column(f"partition.{c}")[i].as_py()) for c in part_by}
              for i in range(len(paths))]
     keep = [i for i in range(len(paths)) if all(_match(pvals[i].get(c), op, v) for c, op, v in flt)]
-    return paths, pvals, keep
+    return paths, pvals, keep, adds_tbl.column("size_bytes").to_pylist()
 
 
 @dataclass(frozen=True)
@@ -426,6 +463,7 @@ class TableFiles:
     opts: dict[str, str]
     version: int
     paths: list[str]
+    sizes: list[int] = field(default_factory=list)  # bytes, as paths (from the Delta log)
 
     def open(self, rel: str) -> Any:
         fs, base = _filesystem(self.uri, self.opts)
@@ -440,8 +478,8 @@ def table_files(cfg: Settings, name: str, version: int | None = None,
     if not table_exists(cfg, name):
         raise DataError(f"table '{name}' does not exist at {uri}; run the stage that writes it")
     table = _delta_table(uri, opts, version)
-    paths, _, keep = _matching_files(table, name, filters)
-    return TableFiles(uri, opts, table.version(), [paths[i] for i in keep])
+    paths, _, keep, sizes = _matching_files(table, name, filters)
+    return TableFiles(uri, opts, table.version(), [paths[i] for i in keep], [sizes[i] for i in keep])
 
 
 def _match(value: Any, op: str, target: Any) -> bool:

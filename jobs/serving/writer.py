@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 import pyarrow as pa
 
+from jobs.common import columns as C
 from jobs.common.text import normalize_query
 from jobs.serving import codec
 from jobs.serving import keys as K
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
     from jobs.serving.redis_conn import RedisParams
 
 STATS_SCHEMA = pa.schema([("kind", pa.string()), ("keys", pa.int64()), ("bytes", pa.int64()),
-                          ("max_len", pa.int64())])
-STATS_DDL = "kind string, keys long, bytes long, max_len long"
+                          ("max_len", pa.int64()), ("prep_ms", pa.int64()), ("send_ms", pa.int64()),
+                          ("idle_ms", pa.int64())])
+STATS_DDL = "kind string, keys long, bytes long, max_len long, prep_ms long, send_ms long, idle_ms long"
+TASK_KIND = "_task"  # one stats row per list-writing task: its timing (keys = lists it wrote)
 BatchFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 
@@ -56,6 +59,42 @@ def packed_values(batch: pa.RecordBatch) -> tuple[pa.BinaryArray, np.ndarray]:
     return blob, n
 
 
+def serving_values(batch: pa.RecordBatch) -> list[pa.Array]:
+    """The ``serving_value`` column the topk writer tasks add to every list row (``Derived`` of
+    jobs.common.delta): the packed codec value of (items, source), so the publisher streams
+    stored bytes instead of decoding and re-encoding every list. Checked here like
+    ``codec.encode`` checks one list: a value the lookup cannot decode is never written."""
+    import pyarrow.compute as pc
+
+    items, source = batch.column(C.ITEMS), batch.column(C.SOURCE)
+    bad_src = pc.invert(pc.fill_null(pc.is_in(source, value_set=pa.array(codec.SOURCES)), False))
+    if pc.any(bad_src).as_py():
+        raise codec.CodecError(f"unknown list source(s) {pc.unique(source.filter(bad_src)).to_pylist()[:5]}; "
+                               f"expected one of {codec.SOURCES}")
+    if items.null_count:
+        raise codec.CodecError(f"{items.null_count} list rows without items")
+    if len(items) and pc.max(pc.list_value_length(items)).as_py() > codec.MAX_ITEMS:
+        raise codec.CodecError(f"a list holds at most {codec.MAX_ITEMS} items")
+    ids = items.flatten().field(C.ITEM_ID)
+    if ids.null_count or pc.any(pc.equal(pc.binary_length(ids), 0)).as_py() or pc.any(
+            pc.match_substring(ids, "\x1f")).as_py():
+        raise codec.CodecError("item ids must be non-empty and must not contain 0x1F")
+    return [packed_values(batch)[0]]
+
+
+def _stored_counts(values: pa.BinaryArray) -> np.ndarray:
+    """Item count of every stored value, from its header; every value must be this codec's."""
+    import pyarrow.compute as pc
+
+    if values.null_count or (len(values) and pc.min(pc.binary_length(values)).as_py() < codec.HEADER.size):
+        raise codec.CodecError(f"{C.SERVING_VALUE}: null or truncated values")
+    data = np.frombuffer(values.buffers()[2], np.uint8)
+    starts = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values)]
+    if len(starts) and not (data[starts] == codec.FORMAT).all():
+        raise codec.CodecError(f"{C.SERVING_VALUE}: values not in codec format {codec.FORMAT}")
+    return (data[starts + 2].astype(np.int64) << 8) | data[starts + 3]
+
+
 def encode_batch(batch: pa.RecordBatch) -> Iterator[tuple[str, str, bytes, int]]:
     """(kind, entity_id, packed value, n items) of every non-empty row (benchmarks, tools)."""
     blob, n = packed_values(batch)
@@ -67,10 +106,15 @@ def encode_batch(batch: pa.RecordBatch) -> Iterator[tuple[str, str, bytes, int]]
 
 def encode_resp(batch: pa.RecordBatch, version: str) -> tuple[pa.BinaryArray, dict[str, list[int]]]:
     """RESP-framed ``$len key $len value`` pairs of every non-empty list of a (kind, entity_id,
-    items, source) batch, ready to follow an MSET header, plus per-kind [keys, bytes, max len]."""
+    items, source) or a (kind, entity_id, serving_value) batch, ready to follow an MSET header,
+    plus per-kind [keys, bytes, max len]."""
     import pyarrow.compute as pc
 
-    blob, n = packed_values(batch)
+    if C.SERVING_VALUE in batch.schema.names:
+        blob = batch.column(C.SERVING_VALUE)
+        n = _stored_counts(blob)
+    else:
+        blob, n = packed_values(batch)
     kinds = list(K.KIND_TAGS)
     kind_idx = pc.index_in(batch.column("kind"), value_set=pa.array(kinds)).to_numpy(zero_copy_only=False)
     prefixes = pa.array([(K.version_prefix(version) + K.KIND_TAGS[k] + ":").encode() for k in kinds])
@@ -108,26 +152,106 @@ def read_ok(conn: Any) -> None:
         raise RuntimeError(f"MSET failed: {reply!r}")
 
 
-def _stats(acc: dict[str, list[int]]) -> pa.RecordBatch:
-    rows = [{"kind": k, "keys": v[0], "bytes": v[1], "max_len": v[2]} for k, v in acc.items()]
+def _stats(acc: dict[str, list[int]], timing: dict[str, float] | None = None) -> pa.RecordBatch:
+    rows = [{"kind": k, "keys": v[0], "bytes": v[1], "max_len": v[2], "prep_ms": 0, "send_ms": 0,
+             "idle_ms": 0} for k, v in acc.items()]
+    if timing is not None:
+        rows.append({"kind": TASK_KIND, "keys": sum(v[0] for v in acc.values()), "bytes": 0,
+                     "max_len": 0, **{f"{k}_ms": round(timing[k] * 1000) for k in ("prep", "send", "idle")}})
     return pa.RecordBatch.from_pylist(rows, schema=STATS_SCHEMA)
 
 
+def _encoded(batches: Iterator[pa.RecordBatch], version: str, timing: dict[str, float]
+             ) -> Iterator[tuple[pa.BinaryArray, np.ndarray, dict[str, list[int]]]]:
+    """RESP pairs of every batch; ``timing["prep"]`` adds up reading and encoding."""
+    it = iter(batches)
+    while True:
+        t0 = time.perf_counter()
+        batch = next(it, None)
+        if batch is None:
+            timing["prep"] += time.perf_counter() - t0
+            return
+        if batch.num_rows == 0:
+            continue
+        resp, stats = encode_resp(batch, version)
+        offsets = np.frombuffer(resp.buffers()[1], np.int32)[resp.offset:resp.offset + len(resp) + 1]
+        timing["prep"] += time.perf_counter() - t0
+        yield resp, offsets, stats
+
+
+def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run ``items`` in a thread, ``depth`` ahead of the consumer: Parquet decoding and Arrow
+    kernels release the GIL, so a task reads and encodes its next batch while its previous one
+    is on the socket. An error in the thread is raised in the consumer; a consumer that stops
+    early stops the thread."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for x in items:
+                if not put((None, x)):
+                    return
+            put((None, done))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put((exc, None))
+
+    t = threading.Thread(target=run, name="ranklake-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            exc, x = q.get()
+            if exc is not None:
+                raise exc
+            if x is done:
+                return
+            yield x
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
 def push_lists(params: RedisParams, version: str, batch_size: int, sleep_s: float,
-               batches: Iterator[pa.RecordBatch]) -> dict[str, list[int]]:
-    """Write every list of (kind, entity_id, items, source) ``batches`` over one connection;
-    per kind [keys, bytes, max len]."""
+               batches: Iterator[pa.RecordBatch], prefetch: bool = False,
+               timing: dict[str, float] | None = None) -> dict[str, list[int]]:
+    """Write every list of (kind, entity_id, items, source) or (kind, entity_id, serving_value)
+    ``batches`` over one connection; per kind [keys, bytes, max len]. ``prefetch``: read and
+    encode in a thread ahead of the sends (only for inputs a thread may iterate: files, not a
+    Spark task's input stream). ``timing`` (if given) gets the seconds spent reading + encoding
+    (``prep``), sending + reading replies (``send``) and waiting for the next batch (``idle``)."""
     from jobs.serving.redis_conn import client
 
+    timing = timing if timing is not None else {}
+    for k in ("prep", "send", "idle"):
+        timing.setdefault(k, 0.0)
     r = client(params)
     conn = r.connection_pool.get_connection()
     acc: dict[str, list[int]] = {}
+    encoded = _encoded(batches, version, timing)
+    source = _prefetch(encoded) if prefetch else encoded
     try:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            resp, stats = encode_resp(batch, version)
-            offsets = np.frombuffer(resp.buffers()[1], np.int32)[resp.offset:resp.offset + len(resp) + 1]
+        while True:
+            t0 = time.perf_counter()
+            nxt = next(source, None)
+            if prefetch:
+                timing["idle"] += time.perf_counter() - t0
+            if nxt is None:
+                break
+            resp, offsets, stats = nxt
+            t0 = time.perf_counter()
             # stream every MSET of the batch, then read the replies (like redis-cli --pipe):
             # encoding, sending and the server's work overlap instead of taking turns
             sent = 0
@@ -138,10 +262,13 @@ def push_lists(params: RedisParams, version: str, batch_size: int, sleep_s: floa
                     time.sleep(sleep_s)
             for _ in range(sent):
                 read_ok(conn)
+            timing["send"] += time.perf_counter() - t0
             for kind, (keys, nbytes, max_len) in stats.items():
                 a = acc.setdefault(kind, [0, 0, 0])
                 a[0], a[1], a[2] = a[0] + keys, a[1] + nbytes, max(a[2], max_len)
     finally:
+        if prefetch:
+            source.close()  # stops the reading thread when a send failed
         r.connection_pool.release(conn)
         r.close()
     return acc
@@ -158,29 +285,66 @@ def list_writer(params: RedisParams, version: str, batch_size: int,
     return write
 
 
+def value_columns(pf: Any) -> list[str]:
+    """Parquet column paths a list's value is built from: entity_id, source and the item_id and
+    score leaves of items (an item's rank is its position, so that leaf is not read). The list
+    level's name differs by writer (Spark: ``items.list.element.*``, pyarrow: ``items.list.item.*``)."""
+    paths = [pf.schema.column(i).path for i in range(pf.metadata.num_columns)]
+    leaves = [p for p in paths
+              if p.startswith(f"{C.ITEMS}.") and p.rsplit(".", 1)[-1] in (C.ITEM_ID, C.SCORE)]
+    if len(leaves) != 2:
+        raise RuntimeError(f"top-K file without items.item_id/items.score leaves: {paths}")
+    return [C.ENTITY_ID, *sorted(leaves, key=lambda p: p.endswith(C.SCORE)), C.SOURCE]
+
+
+def stored_values_usable(pf: Any) -> bool:
+    """True when a top-K file carries ``serving_value`` for every row in this codec's format,
+    judged from the Parquet footer alone: no nulls in any row group, and min and max of every
+    row group start with the format byte (byte-wise order: then every value does). Files
+    written before the column existed (or by an older codec) are encoded from ``items``."""
+    names = [pf.schema.column(i).path for i in range(pf.metadata.num_columns)]
+    if C.SERVING_VALUE not in names:
+        return False
+    col = names.index(C.SERVING_VALUE)
+    for g in range(pf.metadata.num_row_groups):
+        st = pf.metadata.row_group(g).column(col).statistics
+        if st is None or not st.has_min_max or st.null_count is None or st.null_count:
+            return False
+        lo, hi = st.min, st.max
+        lo = lo.encode("latin-1") if isinstance(lo, str) else bytes(lo)
+        hi = hi.encode("latin-1") if isinstance(hi, str) else bytes(hi)
+        if lo[:1] != bytes([codec.FORMAT]) or hi[:1] != bytes([codec.FORMAT]):
+            return False
+    return True
+
+
 def file_list_writer(files: dict[str, Any], params: RedisParams, version: str, batch_size: int,
-                     sleep_s: float = 0.0, read_rows: int = 8192) -> BatchFn:
+                     sleep_s: float = 0.0, read_rows: int = 65_536) -> BatchFn:
     """mapInArrow function over (kind, path) rows: each task reads its top-K Parquet files with
     pyarrow (``files``: kind -> ``jobs.common.delta.TableFiles``) and writes their lists. No rows
     travel from the JVM to Python: measured on the 1M lake, the list-writing job took half the
-    time of the same writes fed by a Spark scan."""
+    time of the same writes fed by a Spark scan. Files with usable ``serving_value`` columns are
+    streamed as stored (entity_id + value read, nothing decoded); others are encoded from
+    ``items`` (only the item_id and score leaves are read)."""
     import pyarrow.parquet as pq
-
-    cols = ["entity_id", "items", "source"]
 
     def lists(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for kind, rel in zip(batch.column("kind").to_pylist(), batch.column("path").to_pylist()):
                 with files[kind].open(rel) as fh:
-                    for rb in pq.ParquetFile(fh).iter_batches(batch_size=read_rows, columns=cols):
+                    pf = pq.ParquetFile(fh)
+                    stored = stored_values_usable(pf)
+                    cols = [C.ENTITY_ID, C.SERVING_VALUE] if stored else value_columns(pf)
+                    names = ["kind", *cols] if stored else ["kind", C.ENTITY_ID, C.ITEMS, C.SOURCE]
+                    for rb in pf.iter_batches(batch_size=read_rows, columns=cols):
                         yield pa.RecordBatch.from_arrays(
-                            [pa.array([kind] * rb.num_rows, pa.string()), *rb.columns],
-                            names=["kind", *cols])
+                            [pa.array([kind] * rb.num_rows, pa.string()), *rb.columns], names=names)
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        acc = push_lists(params, version, batch_size, sleep_s, lists(batches))
-        if acc:
-            yield _stats(acc)
+        timing: dict[str, float] = {}
+        acc = push_lists(params, version, batch_size, sleep_s, lists(batches), prefetch=True,
+                         timing=timing)
+        yield _stats(acc, timing)
 
     return write
 
@@ -214,8 +378,10 @@ def catalog_writer(params: RedisParams, version: str, batch_size: int) -> BatchF
         finally:
             r.close()
         yield pa.RecordBatch.from_pylist(
-            [{"kind": "catalog", "keys": n_items, "bytes": 0, "max_len": 0},
-             {"kind": "instock", "keys": n_stock, "bytes": 0, "max_len": 0}], schema=STATS_SCHEMA)
+            [{"kind": "catalog", "keys": n_items, "bytes": 0, "max_len": 0, "prep_ms": 0,
+              "send_ms": 0, "idle_ms": 0},
+             {"kind": "instock", "keys": n_stock, "bytes": 0, "max_len": 0, "prep_ms": 0,
+              "send_ms": 0, "idle_ms": 0}], schema=STATS_SCHEMA)
 
     return write
 

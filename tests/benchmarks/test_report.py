@@ -30,3 +30,18 @@ def test_scaling_total_falls_back_to_the_stage_sum():
     del ten["publish"]
     rows = _by_id(cross_size({"1M": _run(**stages), "10M": _run(**ten)}))
     assert "X.scaling_total" not in rows and rows["X.scaling_topk"]["ratio"] == 8.0
+
+
+def test_publish_cause_takes_the_median_run_and_its_slowest_task():
+    from benchmarks.publish_bench import publish_cause
+
+    def run(job, *tasks):
+        return {"lists_s": job, "tasks": [{"lists": 10, "read_encode_s": r, "send_s": s, "idle_s": i}
+                                          for r, s, i in tasks]}
+
+    text = publish_cause([run(5.0, (1, 1, 1)), run(1.5, (0.4, 0.9, 0.2), (0.3, 1.0, 0.1)),
+                          run(1.0, (0.1, 0.5, 0.1))], keys=437_318, ref_s=0.6)
+    assert text.startswith("median run: job 1.50 s for 437,318 keys")
+    assert "slowest of 2 writer tasks took 1.10 s" in text and "start and finish 0.40 s" in text
+    assert "in 0.60 s" in text
+    assert publish_cause([{"lists_s": 2.0}], 5, 0.1) == "job 2.00 s (no per-task timing recorded)"

@@ -11,7 +11,7 @@ from pyspark.sql import types as T
 from jobs.common import runlog
 from jobs.common.cli import JobContext
 from jobs.common.config import Settings, load_config
-from jobs.common.delta import write_table
+from jobs.common.delta import write_table, write_table_result
 from tests.serving.data import Lists, catalog_for, dataset  # noqa: F401 - re-exported
 
 ITEMS_T = T.ArrayType(T.StructType([T.StructField("rank", T.IntegerType()),
@@ -38,15 +38,19 @@ def _rows(lists: Lists, source: str, model: str, d: date) -> list[tuple[Any, ...
              d, GEN_AT) for ent, items in lists.items()]
 
 
-def write_topk(spark, cfg: Settings, by_date: dict[date, dict[str, Lists]], model: str = "m1") -> None:
-    """One Delta write per table for all dates (``replace`` of exactly those run_date partitions)."""
+def write_topk(spark, cfg: Settings, by_date: dict[date, dict[str, Lists]], model: str = "m1",
+               derived: Any = None) -> None:
+    """One Delta write per table for all dates (``replace`` of exactly those run_date partitions).
+    ``derived``: a jobs.common.delta.Derived for the writer (the topk stage's ``serving_value``);
+    None writes the contract columns only, as tables written before that column existed."""
     sources = {"topk_user": "personalized", "topk_query": "query", "topk_item": "personalized",
                "topk_fallback": "fallback"}
     kinds = {"topk_user": "user", "topk_query": "query", "topk_item": "item", "topk_fallback": "fallback"}
     for table, source in sources.items():
         rows = [r for d, data in by_date.items() for r in _rows(data[kinds[table]], source, model, d)]
         df = spark.createDataFrame(rows, TOPK_SCHEMA)
-        write_table(df, cfg, table, mode="replace", partitions={"run_date": list(by_date)})
+        write_table_result(df, cfg, table, mode="replace", partitions={"run_date": list(by_date)},
+                           derived=derived)
 
 
 def write_catalog(spark, cfg: Settings, items: dict[str, tuple[str | None, bool]]) -> None:

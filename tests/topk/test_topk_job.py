@@ -11,6 +11,7 @@ import pytest
 from jobs.common import columns as C
 from jobs.common.delta import read_table, table_version
 from jobs.common.tables import table_path
+from jobs.serving import codec
 
 from .conftest import GEN_AT, D, run_topk
 
@@ -19,7 +20,8 @@ from .conftest import GEN_AT, D, run_topk
 pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 CONTRACT = ("struct<entity_id:string,items:array<struct<rank:int,item_id:string,score:double>>,"
-            "source:string,model_version:string,run_date:date,generated_at:timestamp>")
+            "source:string,model_version:string,run_date:date,generated_at:timestamp,"
+            "serving_value:binary>")
 
 
 def lists(spark, cfg, name, run_date=D):
@@ -41,6 +43,8 @@ def test_contract_schema_and_list_invariants(spark, lake):
             assert r[C.MODEL_VERSION] == "test-v1"
             assert r[C.GENERATED_AT].replace(tzinfo=timezone.utc) == GEN_AT
             assert r[C.RUN_DATE] == D
+            # the stored Redis value is exactly this row's list (publish streams it as stored)
+            assert codec.decode(bytes(r[C.SERVING_VALUE]))[:2] == (r[C.SOURCE], ids), (name, r)
 
 
 def test_entities_and_sources(spark, lake):
@@ -95,7 +99,10 @@ def test_rerun_replaces_one_date_and_is_deterministic(spark, lake, tiny_model):
     run_topk(spark, cfg, tiny_model, D, list_types="user")  # rerun of D
     assert table_version(cfg, "topk_user") == v0 + 2
     after = read_table(spark, cfg, "topk_user", filters=[(C.RUN_DATE, "=", D)]).toPandas()
-    key = lambda df: df.sort_values(C.ENTITY_ID).reset_index(drop=True).astype(str)  # noqa: E731
+    def key(df):  # stored values compared as hex (bytes do not survive astype(str))
+        df = df.assign(**{C.SERVING_VALUE: df[C.SERVING_VALUE].map(lambda v: bytes(v).hex())})
+        return df.sort_values(C.ENTITY_ID).reset_index(drop=True).astype(str)
+
     pd.testing.assert_frame_equal(key(after), key(before))  # same model + data -> same lists
     dates = read_table(spark, cfg, "topk_user").groupBy(C.RUN_DATE).count().collect()
     assert {r[C.RUN_DATE]: r["count"] for r in dates} == {prev: 3, D: 6}  # Nov 19: u1, u3, u6
