@@ -107,11 +107,11 @@ def publish_and_memory(b: Bench, first_publish: dict[str, Any] | None) -> None:
     stage_rates: list[float] = []
     # steady state, as a daily publish sees it: the first publishes grow Redis to two versions'
     # worth of memory (cold page faults in the server); from then on each one reuses what the
-    # previous cleanup freed. So both sides get the same number of runs (n, medians), and each
+    # previous cleanup freed. So both sides get the same number of runs (medians), and each
     # --pipe load also follows an unlink of its previous load
-    n = b.profile.repeats + 2
+    runs = b.profile.repeats + 2
     records = [first_publish] if first_publish else []
-    for _ in range(n - len(records)):
+    for _ in range(runs - len(records)):
         records.append(run_stage(b, "publish")[2])
     timings = []
     for rec in records:
@@ -125,14 +125,14 @@ def publish_and_memory(b: Bench, first_publish: dict[str, Any] | None) -> None:
     ref: list[float] = []
     pattern = "bk:*"
     mem_growth = None
-    for i in range(n):
+    for i in range(runs):
         _unlink_prefix(r, pattern)
         before = int(r.info("memory")["used_memory"])
         dt = pipe_load(b, payload, keys)
         after = int(r.info("memory")["used_memory"])
         mem_growth = after - before if mem_growth is None else mem_growth
         ref.append(keys / dt)
-        say(f"  redis-cli --pipe [{i + 1}/{n}] {keys:,} keys in {dt:.2f}s")
+        say(f"  redis-cli --pipe [{i + 1}/{runs}] {keys:,} keys in {dt:.2f}s")
     _unlink_prefix(r, pattern)
     size_mb = payload.stat().st_size / 2**20
     payload.unlink()

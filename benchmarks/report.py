@@ -14,7 +14,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 SIZES = ("small", "1M", "10M")
 # runs without a lake size: the standalone P5 lookup benchmark (python -m benchmarks.lookup_bench)
-RUNS = (*SIZES, "lookup_http")
+RUNS = (*SIZES, "lookup_http", "publish_shape")
 GROUPS = {"S": "Spine: data in and Delta IO", "P1": "P1 pipeline (events -> lists in Redis)",
           "P2": "P2 training", "P3": "P3 scoring", "P4": "P4 publish", "P5": "P5 lookup",
           "P6": "P6 Redis memory", "Q": "Quality next to speed", "X": "Across sizes"}

@@ -208,6 +208,10 @@ def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
             put((None, done))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             put((exc, None))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # in this thread, where it runs: open files are closed now, not at GC
 
     t = threading.Thread(target=run, name="ranklake-prefetch", daemon=True)
     t.start()
