@@ -27,7 +27,6 @@ per phase, next to the whole machine's busy time (the box is shared: "other" is 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess  # noqa: S404 - fixed argv, no shell
@@ -540,12 +539,7 @@ def main(argv: list[str] | None = None) -> int:
                      "small P5 rows of the 2026-12-01T22:01 run measured the service before its "
                      "fast path (FastAPI routing + pydantic + redis.asyncio per request)"],
            "info": infos, "figures": [f.to_dict() for f in figs]}
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2, default=str))
-    say(f"results: {out}")
-    if not a.no_report:
-        say(f"wrote {report.write()}")
+    report.save_standalone(doc, a.out, regenerate=not a.no_report)
     return 0
 
 

@@ -15,10 +15,8 @@ the 10M catalogue's length), so bytes per list match the pipeline's (~700 B at K
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from benchmarks.common import say
@@ -129,12 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"stage, {a.repeats + 2} runs, vs as many redis-cli --pipe loads of the same keys and "
                      f"values (medians; the first two publishes grow Redis to two versions)"],
            "info": {"tables": counts}, "figures": [f.to_dict() for f in b.figures]}
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2, default=str))
-    say(f"results: {out}")
-    if not a.no_report:
-        say(f"wrote {report.write()}")
+    report.save_standalone(doc, a.out, regenerate=not a.no_report)
     return 0 if status == "ok" else 1
 
 

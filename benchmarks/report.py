@@ -258,6 +258,20 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save_standalone(doc: dict[str, Any], out: str | Path, regenerate: bool = True) -> Path:
+    """A standalone benchmark's results file (a size of its own in BENCHMARKS.md), then the
+    report regenerated unless told not to."""
+    from benchmarks.common import say
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, default=str))
+    say(f"results: {path}")
+    if regenerate:
+        say(f"wrote {write()}")
+    return path
+
+
 def write(results: Path = RESULTS, out: Path = OUT) -> Path:
     out.write_text(render(load_all(results, out)))
     return out
