@@ -148,6 +148,14 @@ CAUSES: dict[str, str] = {
     "snapshot aggregate, joins) with per-job/stage JVM overhead in local mode",
     "P2.train_rows_iters_per_s": "ours includes moving the rows out of Spark (collect, sort, "
     "matrices); raw lightgbm.train starts from prebuilt arrays",
+    "X.driver_rss_growth_validate": "a 10M run that starts with generate measures validate in "
+    "the process generate has just used (RSS is not handed back to the OS): its peak is then "
+    "generate's high-water mark, not validate's own; in a fresh process validate does not grow",
+    "X.driver_rss_growth_features": "as for validate: after generate in the same process the "
+    "peak is generate's high-water mark; in a fresh process the features driver does not grow",
+    "X.driver_rss_growth_generate": "the generator builds the user/item/query dimensions and "
+    "the ground truth on the driver before Spark writes the events, so its peak grows with "
+    "users (100k at 1M, 1M at 10M); not profiled further",
     "X.driver_rss_growth_train": "the local trainer holds its collected splits on the driver; "
     "they are bounded (train.max_local_rows and 15% of the driver heap: ~1.09M rows per split at "
     "4 GB), a bound 10M reaches and 1M does not, so the peak stops growing there",
