@@ -152,12 +152,16 @@ def read_ok(conn: Any) -> None:
         raise RuntimeError(f"MSET failed: {reply!r}")
 
 
+def _stat_row(kind: str, keys: int, nbytes: int = 0, max_len: int = 0,
+              timing: dict[str, float] | None = None) -> dict[str, Any]:
+    ms = {f"{k}_ms": round((timing or {}).get(k, 0.0) * 1000) for k in ("prep", "send", "idle")}
+    return {"kind": kind, "keys": keys, "bytes": nbytes, "max_len": max_len, **ms}
+
+
 def _stats(acc: dict[str, list[int]], timing: dict[str, float] | None = None) -> pa.RecordBatch:
-    rows = [{"kind": k, "keys": v[0], "bytes": v[1], "max_len": v[2], "prep_ms": 0, "send_ms": 0,
-             "idle_ms": 0} for k, v in acc.items()]
+    rows = [_stat_row(k, *v) for k, v in acc.items()]
     if timing is not None:
-        rows.append({"kind": TASK_KIND, "keys": sum(v[0] for v in acc.values()), "bytes": 0,
-                     "max_len": 0, **{f"{k}_ms": round(timing[k] * 1000) for k in ("prep", "send", "idle")}})
+        rows.append(_stat_row(TASK_KIND, sum(v[0] for v in acc.values()), timing=timing))
     return pa.RecordBatch.from_pylist(rows, schema=STATS_SCHEMA)
 
 
@@ -289,11 +293,16 @@ def list_writer(params: RedisParams, version: str, batch_size: int,
     return write
 
 
+def _leaf_paths(pf: Any) -> list[str]:
+    """Dotted Parquet leaf column paths of a file, from its footer."""
+    return [pf.schema.column(i).path for i in range(pf.metadata.num_columns)]
+
+
 def value_columns(pf: Any) -> list[str]:
     """Parquet column paths a list's value is built from: entity_id, source and the item_id and
     score leaves of items (an item's rank is its position, so that leaf is not read). The list
     level's name differs by writer (Spark: ``items.list.element.*``, pyarrow: ``items.list.item.*``)."""
-    paths = [pf.schema.column(i).path for i in range(pf.metadata.num_columns)]
+    paths = _leaf_paths(pf)
     leaves = [p for p in paths
               if p.startswith(f"{C.ITEMS}.") and p.rsplit(".", 1)[-1] in (C.ITEM_ID, C.SCORE)]
     if len(leaves) != 2:
@@ -306,7 +315,7 @@ def stored_values_usable(pf: Any) -> bool:
     judged from the Parquet footer alone: no nulls in any row group, and min and max of every
     row group start with the format byte (byte-wise order: then every value does). Files
     written before the column existed (or by an older codec) are encoded from ``items``."""
-    names = [pf.schema.column(i).path for i in range(pf.metadata.num_columns)]
+    names = _leaf_paths(pf)
     if C.SERVING_VALUE not in names:
         return False
     col = names.index(C.SERVING_VALUE)
@@ -382,10 +391,7 @@ def catalog_writer(params: RedisParams, version: str, batch_size: int) -> BatchF
         finally:
             r.close()
         yield pa.RecordBatch.from_pylist(
-            [{"kind": "catalog", "keys": n_items, "bytes": 0, "max_len": 0, "prep_ms": 0,
-              "send_ms": 0, "idle_ms": 0},
-             {"kind": "instock", "keys": n_stock, "bytes": 0, "max_len": 0, "prep_ms": 0,
-              "send_ms": 0, "idle_ms": 0}], schema=STATS_SCHEMA)
+            [_stat_row("catalog", n_items), _stat_row("instock", n_stock)], schema=STATS_SCHEMA)
 
     return write
 
