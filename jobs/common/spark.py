@@ -6,7 +6,9 @@ On EMR ``spark.master`` is null and spark-submit/YARN settings win.
 """
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 import sys
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 
     from jobs.common.config import Settings
 
+DAEMON_MODULE = "jobs.common.pydaemon"
 BASE_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
@@ -48,6 +51,31 @@ def numpy2_compat() -> None:
         np.NaN = np.nan  # type: ignore[attr-defined]
 
 
+def local_python_conf(master: str | None) -> dict[str, str]:
+    """For local masters: Python workers forked by ``jobs.common.pydaemon`` (Spark's daemon
+    without the zip re-read each task pays on Python 3.11; see that module), if the workers'
+    interpreter can import it. ``spark.conf`` in the config overrides this
+    (``spark.python.daemon.module: pyspark.daemon`` restores Spark's own)."""
+    if not master or not master.startswith("local"):
+        return {}
+    return {"spark.python.daemon.module": DAEMON_MODULE} if _daemon_importable() else {}
+
+
+@functools.lru_cache(maxsize=1)
+def _daemon_importable() -> bool:
+    """Whether the workers' interpreter, started the way Spark starts its daemon (same working
+    directory and environment), finds ``DAEMON_MODULE`` outside a zip. Checked once per process
+    (~50 ms): a daemon that cannot start would fail every Python task."""
+    python = os.environ.get("PYSPARK_PYTHON", sys.executable)
+    code = ("import importlib.util, os, sys; s = importlib.util.find_spec(sys.argv[1]); "
+            "sys.exit(0 if s and s.origin and os.path.isfile(s.origin) else 1)")
+    try:
+        return subprocess.run([python, "-c", code, DAEMON_MODULE], capture_output=True,  # noqa: S603
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
 def get_spark(cfg: Settings, app: str | None = None) -> SparkSession:
     """Return (or reuse) the SparkSession configured from ``cfg.spark``."""
     from pyspark.sql import SparkSession
@@ -66,7 +94,7 @@ def get_spark(cfg: Settings, app: str | None = None) -> SparkSession:
         builder = builder.config("spark.driver.host", "127.0.0.1")
         builder = builder.config("spark.ui.enabled", os.environ.get("RANKLAKE_SPARK_UI", "false"))
     settings = {**BASE_CONF, "spark.sql.shuffle.partitions": str(cfg.spark.shuffle_partitions),
-                **cfg.spark.conf}
+                **local_python_conf(cfg.spark.master), **cfg.spark.conf}
     for k, v in settings.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()

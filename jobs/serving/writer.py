@@ -1,6 +1,7 @@
 """Executor-side writers for ``ranklake publish``: Arrow batches in, pipelined Redis writes out.
 
-These run inside Spark tasks (``mapInArrow``) but import no Spark: each task opens its own
+These run inside Spark tasks (an RDD partition function for the lists, ``mapInArrow`` for the
+catalog) but import no Spark: each task opens its own
 connection from a ``RedisParams`` (a URL, never a client), encodes every list of its batches with
 the packed codec and sends one ``MSET`` of ``batch_size`` keys per round trip (pipelining by
 hand: the command buffer is packed here). Each task yields one small stats row, which the driver reconciles.
@@ -8,7 +9,7 @@ hand: the command buffer is packed here). Each task yields one small stats row, 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -332,32 +333,35 @@ def stored_values_usable(pf: Any) -> bool:
 
 
 def file_list_writer(files: dict[str, Any], params: RedisParams, version: str, batch_size: int,
-                     sleep_s: float = 0.0, read_rows: int = 65_536) -> BatchFn:
-    """mapInArrow function over (kind, path) rows: each task reads its top-K Parquet files with
-    pyarrow (``files``: kind -> ``jobs.common.delta.TableFiles``) and writes their lists. No rows
+                     sleep_s: float = 0.0, read_rows: int = 65_536
+                     ) -> Callable[[Iterable[Any]], Iterator[dict[str, Any]]]:
+    """RDD partition function over bins of (kind, path) pairs (``jobs.publish.file_bins``): each
+    task reads its top-K Parquet files with pyarrow (``files``: kind -> ``jobs.common.delta.
+    TableFiles``), writes their lists and yields its stats rows (``STATS_SCHEMA`` dicts). No rows
     travel from the JVM to Python: measured on the 1M lake, the list-writing job took half the
-    time of the same writes fed by a Spark scan. Files with usable ``serving_value`` columns are
-    streamed as stored (entity_id + value read, nothing decoded); others are encoded from
-    ``items`` (only the item_id and score leaves are read)."""
+    time of the same writes fed by a Spark scan, and a plain RDD job (one Python worker per
+    task) 0.1-0.2 s less than a DataFrame listing fed to mapInArrow (two). Files with usable
+    ``serving_value`` columns are streamed as stored (entity_id + value read, nothing decoded);
+    others are encoded from ``items`` (only the item_id and score leaves are read)."""
     import pyarrow.parquet as pq
 
-    def lists(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for kind, rel in zip(batch.column("kind").to_pylist(), batch.column("path").to_pylist()):
-                with files[kind].open(rel) as fh:
-                    pf = pq.ParquetFile(fh)
-                    stored = stored_values_usable(pf)
-                    cols = [C.ENTITY_ID, C.SERVING_VALUE] if stored else value_columns(pf)
-                    names = ["kind", *cols] if stored else ["kind", C.ENTITY_ID, C.ITEMS, C.SOURCE]
-                    for rb in pf.iter_batches(batch_size=read_rows, columns=cols):
-                        yield pa.RecordBatch.from_arrays(
-                            [pa.array([kind] * rb.num_rows, pa.string()), *rb.columns], names=names)
+    def lists(pairs: Iterable[tuple[str, str]]) -> Iterator[pa.RecordBatch]:
+        for kind, rel in pairs:
+            with files[kind].open(rel) as fh:
+                pf = pq.ParquetFile(fh)
+                stored = stored_values_usable(pf)
+                cols = [C.ENTITY_ID, C.SERVING_VALUE] if stored else value_columns(pf)
+                names = ["kind", *cols] if stored else ["kind", C.ENTITY_ID, C.ITEMS, C.SOURCE]
+                for rb in pf.iter_batches(batch_size=read_rows, columns=cols):
+                    yield pa.RecordBatch.from_arrays(
+                        [pa.array([kind] * rb.num_rows, pa.string()), *rb.columns], names=names)
 
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def write(bins: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        pairs = [(str(kind), str(rel)) for b in bins for kind, rel in b]
         timing: dict[str, float] = {}
-        acc = push_lists(params, version, batch_size, sleep_s, lists(batches), prefetch=True,
+        acc = push_lists(params, version, batch_size, sleep_s, lists(pairs), prefetch=True,
                          timing=timing)
-        yield _stats(acc, timing)
+        yield from _stats(acc, timing).to_pylist()
 
     return write
 
