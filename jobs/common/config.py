@@ -260,8 +260,18 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# maps whose own keys contain dots (Spark settings, fsspec/object-store options): below them the
+# rest of a --conf key is one key, e.g. spark.conf.spark.sql.adaptive.enabled=false
+FREE_FORM = (("spark", "conf"), ("lake", "storage_options"))
+
+
 def _set_dotted(tree: dict[str, Any], dotted: str, raw: str) -> None:
     parts = dotted.split(".")
+    for prefix in FREE_FORM:
+        n = len(prefix)
+        if tuple(parts[:n]) == prefix and len(parts) > n + 1:
+            parts = [*parts[:n], ".".join(parts[n:])]
+            break
     node = tree
     for p in parts[:-1]:
         node = node.setdefault(p, {})

@@ -140,3 +140,15 @@ def test_no_secrets_in_conf_files():
         for key, value in walk(yaml.safe_load(path.read_text()) or {}):
             if any(s in key.lower() for s in ("password", "secret", "api_key", "token")):
                 assert value is None or str(value).startswith("${"), f"{path.name}{key} holds a value"
+
+
+def test_overrides_of_dotted_keys_in_free_form_maps():
+    """Spark settings and storage options have dots in their own keys: the rest of the --conf
+    key below spark.conf / lake.storage_options is one key, and the yaml values stay."""
+    cfg = load_config("test", ["spark.conf.spark.python.daemon.module=pyspark.daemon",
+                               "lake.storage_options.aws.region=eu-west-1"])
+    assert cfg.spark.conf["spark.python.daemon.module"] == "pyspark.daemon"
+    assert cfg.spark.conf["spark.sql.adaptive.enabled"] == "false"  # from conf/test.yaml
+    assert cfg.lake.storage_options == {"aws.region": "eu-west-1"}
+    with pytest.raises(ConfigError, match="spark.conf"):
+        load_config("test", ["spark.conf=3"])
