@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from jobs.common.config import Settings
 
 DAEMON_MODULE = "jobs.common.pydaemon"
+DAEMON_ENV = "RANKLAKE_PYSPARK_DAEMON"
 BASE_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
@@ -55,8 +56,9 @@ def local_python_conf(master: str | None) -> dict[str, str]:
     """For local masters: Python workers forked by ``jobs.common.pydaemon`` (Spark's daemon
     without the zip re-read each task pays on Python 3.11; see that module), if the workers'
     interpreter can import it. ``spark.conf`` in the config overrides this
-    (``spark.python.daemon.module: pyspark.daemon`` restores Spark's own)."""
-    if not master or not master.startswith("local"):
+    (``spark.python.daemon.module: pyspark.daemon`` restores Spark's own), and so does
+    ``RANKLAKE_PYSPARK_DAEMON=spark`` in the environment."""
+    if not master or not master.startswith("local") or os.environ.get(DAEMON_ENV) == "spark":
         return {}
     return {"spark.python.daemon.module": DAEMON_MODULE} if _daemon_importable() else {}
 

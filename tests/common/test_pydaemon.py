@@ -100,3 +100,8 @@ def test_unreadable_archive_keeps_the_path(tmp_path):
     bad.write_bytes(b"not a zip")
     path = [str(bad), *sys.path]
     assert pydaemon.trimmed_path(path) == path
+
+
+def test_environment_switch_restores_sparks_daemon(monkeypatch):
+    monkeypatch.setenv("RANKLAKE_PYSPARK_DAEMON", "spark")
+    assert local_python_conf("local[2]") == {}
