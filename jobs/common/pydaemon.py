@@ -26,12 +26,17 @@ import re
 import sys
 import zipfile
 
-ARCHIVES = (".zip", ".jar")
+
+def _is_spark_archive(entry: str) -> bool:
+    name = os.path.basename(entry)
+    return (name == "pyspark.zip" or (name.startswith("py4j-") and name.endswith("-src.zip"))
+            or name.endswith(".jar"))
 
 
 def spark_archives(path: list[str]) -> list[str]:
-    """The entries of ``path`` that Spark added as archives (zip/jar files that exist)."""
-    return [p for p in path if p.endswith(ARCHIVES) and os.path.isfile(p)]
+    """The entries of ``path`` that are Spark's own archives (pyspark.zip, py4j-*-src.zip, jars)
+    and exist. Other zips (a user's dependencies on PYTHONPATH) are not touched."""
+    return [p for p in path if _is_spark_archive(p) and os.path.isfile(p)]
 
 
 _VERSION = re.compile(r"""__version__(?:: str)? = ["']([^"']+)["']""")
@@ -86,8 +91,6 @@ def drop_importers(archives: set[str]) -> None:
 
 
 def main() -> None:
-    if "pyspark" in sys.modules:  # pragma: no cover - only as a fresh daemon process
-        raise RuntimeError("jobs.common.pydaemon must run before pyspark is imported")
     try:
         keep = trimmed_path(sys.path)
     except Exception:  # noqa: BLE001 - never keep Spark's daemon from starting

@@ -159,11 +159,16 @@ def _stat_row(kind: str, keys: int, nbytes: int = 0, max_len: int = 0,
     return {"kind": kind, "keys": keys, "bytes": nbytes, "max_len": max_len, **ms}
 
 
-def _stats(acc: dict[str, list[int]], timing: dict[str, float] | None = None) -> pa.RecordBatch:
+def _stat_rows(acc: dict[str, list[int]], timing: dict[str, float] | None = None
+               ) -> list[dict[str, Any]]:
     rows = [_stat_row(k, *v) for k, v in acc.items()]
     if timing is not None:
         rows.append(_stat_row(TASK_KIND, sum(v[0] for v in acc.values()), timing=timing))
-    return pa.RecordBatch.from_pylist(rows, schema=STATS_SCHEMA)
+    return rows
+
+
+def _stats(acc: dict[str, list[int]], timing: dict[str, float] | None = None) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(_stat_rows(acc, timing), schema=STATS_SCHEMA)
 
 
 def _encoded(batches: Iterator[pa.RecordBatch], version: str, timing: dict[str, float]
@@ -361,7 +366,7 @@ def file_list_writer(files: dict[str, Any], params: RedisParams, version: str, b
         timing: dict[str, float] = {}
         acc = push_lists(params, version, batch_size, sleep_s, lists(pairs), prefetch=True,
                          timing=timing)
-        yield from _stats(acc, timing).to_pylist()
+        yield from _stat_rows(acc, timing)
 
     return write
 

@@ -105,3 +105,12 @@ def test_unreadable_archive_keeps_the_path(tmp_path):
 def test_environment_switch_restores_sparks_daemon(monkeypatch):
     monkeypatch.setenv("RANKLAKE_PYSPARK_DAEMON", "spark")
     assert local_python_conf("local[2]") == {}
+
+
+def test_other_zips_on_the_path_stay(tmp_path):
+    zp = _archive(tmp_path / "pyspark.zip", pyspark.__version__)
+    deps = str(tmp_path / "deps.zip")  # a user's dependencies, not Spark's
+    with zipfile.ZipFile(deps, "w") as z:
+        z.writestr("mydeps/__init__.py", "")
+    path = [zp, deps, *sys.path]
+    assert pydaemon.trimmed_path(path) == [deps, *sys.path]
