@@ -162,7 +162,17 @@ def quality(b: Bench) -> None:
                          "repeats": 1}
         fig.ratio, fig.ratio_def = round(ndcg / pop, 4), "model / popularity"
         fig.target = Target(">", 1.0, "ratio", "clearly above every baseline")
-        fig.status = "pass" if ndcg > max(base.values()) else "miss"
+        vs = meta.get("model_vs") or {}
+        if vs:  # "clearly": the paired bootstrap interval of model - baseline excludes 0
+            from jobs.evaluate import BASELINES
+
+            clear = all(vs.get(k, {}).get("clearly_better") for k in BASELINES)
+            fig.note += "; model - baseline (95% CI, paired bootstrap over groups): " + ", ".join(
+                f"{k} {c['diff']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]" for k, c in vs.items()
+                if k in BASELINES)
+        else:  # a champion registered before the comparison existed
+            clear = ndcg > max(base.values())
+        fig.status = "pass" if clear else "miss"
     b.add(fig)
     if o10:
         ratio = oracle.get("model_over_oracle_ndcg10")

@@ -11,6 +11,9 @@ and item lists), ``text_match`` (the BM25 title feature only), ``random`` (seede
 (true utility from the generator's ``truth_utility``; synthetic data only, and only for query and
 user lists, which are the entity types the generator knows).
 
+Model vs each other scorer: the mean per-group NDCG@10 difference on the same groups with a
+paired bootstrap 95% interval (``model_vs``); "clearly better" = the interval excludes 0.
+
 Segments (groups): query volume ``head`` / ``torso`` / ``tail`` (queries covering the first 50% /
 next 30% / last 20% of train-split query groups; unseen queries are tail), users ``returning``
 (had a train-split group) vs ``new``, and ``cold_item`` groups (a relevant item never seen in the
@@ -76,6 +79,7 @@ class ScorerResult:
     by_list_type: dict[str, dict[str, float]]
     by_segment: dict[str, dict[str, float]]
     ndcg_by_k: dict[int, float]
+    per_group_ndcg10: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
 
     def to_dict(self) -> dict[str, Any]:
         return {"overall": self.overall, "coverage@10": self.coverage,
@@ -99,9 +103,33 @@ def score_result(test: pd.DataFrame, scores: np.ndarray, seg: pd.DataFrame, *,
     curve_pg = pg[pg["n_relevant"] > 0]
     curve = {k: float(curve_pg[f"ndcg@{k}"].mean()) if len(curve_pg) else float("nan")
              for k in CURVE_KS}
+    rel = pg[pg["n_relevant"] > 0]
     return ScorerResult(metrics.summarize(pg[main]), metrics.coverage(frame, "score", 10,
                                                                       catalogue_size),
-                        by_lt, by_seg, curve)
+                        by_lt, by_seg, curve,
+                        pd.Series(rel["ndcg@10"].to_numpy(), index=rel[C.GROUP_ID].to_numpy()))
+
+
+def paired_comparison(a: pd.Series, b: pd.Series, *, seed: int, resamples: int = 2000,
+                      level: float = 0.95) -> dict[str, Any]:
+    """Mean per-group difference a - b (NDCG@10 on the same groups) with a paired bootstrap
+    confidence interval: groups are resampled with replacement, both scorers keep their own
+    score for each drawn group. ``clearly_better`` = the interval's lower end is above 0."""
+    d = (a - b.reindex(a.index)).dropna().to_numpy(np.float64)
+    n = len(d)
+    if n == 0:
+        return {"n_groups": 0, "diff": float("nan"), "ci": [float("nan")] * 2,
+                "clearly_better": False}
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    step = max(1, 4_000_000 // n)  # bounded memory: step x n indices at a time
+    for lo in range(0, resamples, step):
+        hi = min(resamples, lo + step)
+        means[lo:hi] = d[rng.integers(0, n, (hi - lo, n))].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    ci = [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
+    return {"n_groups": n, "diff": float(d.mean()), "ci": ci, "level": level,
+            "resamples": resamples, "clearly_better": bool(ci[0] > 0)}
 
 
 @dataclass
@@ -111,13 +139,15 @@ class Evaluation:
     n_rows: int
     n_groups: int
     score_hist: dict[str, Any] = field(default_factory=dict)
+    comparisons: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def ndcg10(self, name: str = "model") -> float:
         return self.scorers[name].overall["ndcg@10"]
 
     def to_dict(self) -> dict[str, Any]:
         return {"scorers": {k: v.to_dict() for k, v in self.scorers.items()}, "oracle": self.oracle,
-                "n_rows": self.n_rows, "n_groups": self.n_groups, "score_hist": self.score_hist}
+                "n_rows": self.n_rows, "n_groups": self.n_groups, "score_hist": self.score_hist,
+                "model_vs": self.comparisons}
 
 
 def oracle_result(test: pd.DataFrame, model_scores: np.ndarray, ks: Sequence[int]) -> dict | None:
@@ -151,8 +181,11 @@ def evaluate(test: pd.DataFrame, model_scores: np.ndarray, *, ks: Sequence[int],
     scorers = {"model": model_scores, **(extra or {}), **baseline_scores(test, seed)}
     results = {name: score_result(test, s, seg, ks=ks, catalogue_size=catalogue_size)
                for name, s in scorers.items()}
+    model = results["model"].per_group_ndcg10
+    comparisons = {name: paired_comparison(model, r.per_group_ndcg10, seed=seed)
+                   for name, r in results.items() if name != "model"}
     return Evaluation(results, oracle_result(test, model_scores, ks), len(test),
-                      int(test[C.GROUP_ID].nunique()), _hist(test, model_scores))
+                      int(test[C.GROUP_ID].nunique()), _hist(test, model_scores), comparisons)
 
 
 @dataclass

@@ -131,6 +131,11 @@ def render_html(ev: dict[str, Any], meta: dict[str, Any]) -> str:
                     f"{oracle['model']['ndcg@10']:.4f} on {oracle['n_groups']} groups "
                     f"({', '.join(oracle['list_types'])}): ratio "
                     f"{oracle['model_over_oracle_ndcg10']:.3f}")
+    for name, c in (ev.get("model_vs") or {}).items():
+        if c.get("n_groups"):
+            info.append(f"model - {name}: ndcg@10 {c['diff']:+.4f} per group, 95% CI "
+                        f"[{c['ci'][0]:+.4f}, {c['ci'][1]:+.4f}] on {c['n_groups']} groups (paired "
+                        f"bootstrap): {'clearly better' if c['clearly_better'] else 'not clearly better'}")
     imgs = "".join(f"<h2>{html.escape(t)}</h2><img src='data:image/png;base64,{_png(f)}'/>"
                    for t, f in figures(ev, meta).items())
     lis = "".join(f"<li>{html.escape(str(x))}</li>" for x in info)

@@ -184,6 +184,8 @@ def run(ctx: JobContext) -> None:
             "train": result.to_dict(), "metrics": ev.scorers["model"].overall,
             "metrics_by_list_type": ev.scorers["model"].by_list_type,
             "baselines": {k: v.overall["ndcg@10"] for k, v in ev.scorers.items() if k != "model"},
+            "model_vs": {k: {x: c[x] for x in ("diff", "ci", "clearly_better", "n_groups")}
+                         for k, c in ev.comparisons.items()},
             "oracle": ev.oracle, "data_versions": {k: v for k, v in rec.reads.items()},
             "test_sampled_fraction": test_frac, "champion_at_training": champ.version if champ else None,
             "gate": {"passed": g.passed, "message": g.message, "checks": g.checks},

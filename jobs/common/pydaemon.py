@@ -14,6 +14,16 @@ if the same pyspark is importable without them (the pip install of the jobs venv
 local JVM runs). Otherwise nothing changes. The forked workers inherit the trimmed path, so their
 per-task cache invalidation only resets directory finders. Everything else is Spark's own daemon.
 
+It also keeps the worker from waiting 40 ms for each task. The JVM writes a task to the worker in
+more than one segment on a socket with Nagle's algorithm on, so a later segment leaves only when
+the worker has acknowledged the earlier one; a reused worker's socket is in delayed-ACK mode and
+the worker sends nothing until its task is done, so that acknowledgement came from the kernel's
+delayed-ACK timer (40 ms) before the task could start. Measured here: a trivial two-task job took
+0.12-0.14 s, its function starting 0.09-0.10 s after the job was submitted; with ``TCP_QUICKACK``
+re-armed before each of the worker's protocol reads (and ``TCP_NODELAY`` on its own writes) the
+job takes 0.07-0.09 s and the function starts after 0.04 s. Data reads are untouched; a socket
+without these options (not TCP, not Linux) is left as it is.
+
 Not used on EMR/YARN (``spark.master`` null): there the workers import pyspark from the zips that
 YARN ships, and this package may itself only arrive as a ``--py-files`` zip after the daemon starts.
 """
@@ -23,8 +33,10 @@ import importlib
 import importlib.machinery
 import os
 import re
+import socket
 import sys
 import zipfile
+from typing import Any, Callable
 
 
 def _is_spark_archive(entry: str) -> bool:
@@ -90,6 +102,51 @@ def drop_importers(archives: set[str]) -> None:
             del sys.path_importer_cache[key]
 
 
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+def quickack_main(worker_main: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``pyspark.worker.main`` with ``TCP_NODELAY`` on the task's socket and ``TCP_QUICKACK``
+    re-armed before each of ``pyspark.worker``'s own protocol reads (the kernel clears it by
+    itself, so once per task is not enough). ``pyspark.worker.read_int`` is swapped for the task
+    and restored after it; the forked worker runs one task at a time."""
+    from pyspark import serializers
+    from pyspark import worker as w
+
+    plain = serializers.read_int
+
+    def main(infile: Any, outfile: Any) -> Any:
+        try:
+            sock = socket.socket(fileno=os.dup(infile.fileno()))
+        except OSError:
+            return worker_main(infile, outfile)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if QUICKACK is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+        except OSError:  # not a TCP socket
+            sock.close()
+            return worker_main(infile, outfile)
+
+        def read_int(stream: Any) -> int:
+            if QUICKACK is not None:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+                except OSError:
+                    pass
+            return plain(stream)
+
+        read_int.quickack = True  # type: ignore[attr-defined]
+        w.read_int = read_int
+        try:
+            return worker_main(infile, outfile)
+        finally:
+            w.read_int = plain
+            sock.close()
+
+    return main
+
+
 def main() -> None:
     try:
         keep = trimmed_path(sys.path)
@@ -100,6 +157,7 @@ def main() -> None:
     importlib.invalidate_caches()
     from pyspark import daemon
 
+    daemon.worker_main = quickack_main(daemon.worker_main)
     daemon.manager()
 
 

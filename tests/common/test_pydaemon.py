@@ -114,3 +114,96 @@ def test_other_zips_on_the_path_stay(tmp_path):
         z.writestr("mydeps/__init__.py", "")
     path = [zp, deps, *sys.path]
     assert pydaemon.trimmed_path(path) == [deps, *sys.path]
+
+
+def _socket_view(it):
+    import os
+    import socket
+
+    from pyspark import worker
+
+    list(it)
+    nodelay = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            s = socket.socket(fileno=os.dup(int(fd)))
+        except OSError:
+            continue
+        try:
+            if s.type == socket.SOCK_STREAM and s.family in (socket.AF_INET, socket.AF_INET6):
+                nodelay.append(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        finally:
+            s.close()
+    yield {"quickack_reads": getattr(worker.read_int, "quickack", False), "nodelay": nodelay}
+
+
+@pytest.mark.timeout(300)
+def test_spark_workers_ack_the_jvm_at_once(spark):
+    views = spark.sparkContext.parallelize(range(2), 2).mapPartitions(_socket_view).collect()
+    assert len(views) == 2
+    for v in views:
+        # inside a task, pyspark.worker's protocol reads re-arm TCP_QUICKACK and the socket to
+        # the JVM (the worker's only TCP socket) does not wait for Nagle
+        assert v["quickack_reads"] is True, v
+        assert v["nodelay"] and all(v["nodelay"]), v
+
+
+class _Stream:
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self.buf = io.BytesIO(data)
+
+    def read(self, n: int) -> bytes:
+        return self.buf.read(n)
+
+
+def test_quickack_main_swaps_read_int_for_the_task_only():
+    import socket
+    import struct
+
+    from pyspark import worker
+
+    plain = worker.read_int
+    seen = {}
+    srv = socket.create_server(("127.0.0.1", 0))
+    cli = socket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    try:
+        infile = conn.makefile("rb")
+
+        def fake_main(inf, outf):
+            seen["value"] = worker.read_int(_Stream(struct.pack("!i", 42)))
+            seen["swapped"] = worker.read_int is not plain
+            seen["nodelay"] = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            return "done"
+
+        assert pydaemon.quickack_main(fake_main)(infile, None) == "done"
+        assert seen == {"value": 42, "swapped": True, "nodelay": 1}
+        assert worker.read_int is plain  # restored after the task
+        conn.send(b"x")  # the task's socket itself is still open
+        assert cli.recv(1) == b"x"
+    finally:
+        for s in (cli, conn, srv):
+            s.close()
+
+
+def test_quickack_main_leaves_non_tcp_sockets_alone(tmp_path):
+    import socket
+
+    from pyspark import worker
+
+    a, b = socket.socketpair()  # AF_UNIX: no TCP options
+    try:
+        seen = {}
+
+        def fake_main(inf, outf):
+            seen["plain"] = worker.read_int is plain
+            return 7
+
+        plain = worker.read_int
+        assert pydaemon.quickack_main(fake_main)(a.makefile("rb"), None) == 7
+        assert seen == {"plain": True}
+    finally:
+        a.close()
+        b.close()

@@ -77,3 +77,33 @@ def test_group_metrics_rejects_nan_scores():
     frame = pd.DataFrame({"group_id": ["a"], "label": [1], "score": [float("nan")]})
     with pytest.raises(ValueError, match="NaN"):
         M.group_metrics(frame, "score")
+
+
+def test_paired_comparison_hand_computed_and_clear():
+    from jobs.evaluate import paired_comparison
+
+    a = pd.Series([0.9, 0.8, 1.0, 0.7], index=["g1", "g2", "g3", "g4"])
+    b = pd.Series([0.5, 0.6, 0.4, 0.3, 0.2], index=["g4", "g2", "g1", "g3", "g9"])  # other order
+    c = paired_comparison(a, b, seed=1, resamples=500)
+    # per group: g1 0.9-0.4, g2 0.8-0.6, g3 1.0-0.3, g4 0.7-0.5 (g9 has no pair)
+    assert c["n_groups"] == 4 and c["diff"] == pytest.approx((0.5 + 0.2 + 0.7 + 0.2) / 4)
+    # the interval lies within the smallest and the largest per-group difference
+    assert 0.2 - 1e-9 <= c["ci"][0] <= c["diff"] <= c["ci"][1] <= 0.7 + 1e-9
+    assert c["clearly_better"] is True
+
+
+def test_paired_comparison_same_scorer_and_noise_are_not_clear():
+    from jobs.evaluate import paired_comparison
+
+    rng = np.random.default_rng(3)
+    a = pd.Series(rng.random(400))
+    same = paired_comparison(a, a.copy(), seed=1)
+    assert same["diff"] == 0.0 and same["ci"] == [0.0, 0.0] and same["clearly_better"] is False
+    noise = paired_comparison(a, pd.Series(rng.random(400)), seed=1)
+    assert noise["ci"][0] < 0 < noise["ci"][1] and noise["clearly_better"] is False
+    # a real but small edge on many groups is detected; the interval covers the true edge
+    base = pd.Series(rng.random(20_000))
+    better = base + 0.02 + rng.normal(0, 0.1, 20_000)
+    edge = paired_comparison(better, base, seed=2)
+    assert edge["clearly_better"] is True and edge["ci"][0] < 0.02 < edge["ci"][1]
+    assert paired_comparison(a.iloc[:0], a, seed=1)["clearly_better"] is False

@@ -46,10 +46,16 @@ def test_first_run_promotes_on_floors_and_beats_baselines(lake, capsys):
     ndcg = meta["metrics"]["ndcg@10"]
     assert all(ndcg > b + 0.05 for b in meta["baselines"].values()), meta["baselines"]
     assert meta["oracle"]["model_over_oracle_ndcg10"] >= 0.9
+    # paired bootstrap over the same test groups: the edge over each baseline is not noise
+    assert set(meta["model_vs"]) == set(meta["baselines"])
+    for name, vs in meta["model_vs"].items():
+        assert vs["clearly_better"] and 0 < vs["ci"][0] <= vs["diff"] <= vs["ci"][1], (name, vs)
+        assert vs["diff"] == pytest.approx(ndcg - meta["baselines"][name], abs=1e-9)
     report = Path(root) / "_artifacts" / "models" / champ.version / "report.html"
     assert f"report: {report}" in out
     html = report.read_text()
     assert html.count("data:image/png;base64,") == 5 and "PASSED" in html
+    assert "model - popularity: ndcg@10 +" in html and "clearly better" in html
     ev = json.loads(R.store(c).get(f"{champ.version}/evaluation.json"))
     segs = ev["scorers"]["model"]["by_segment"]
     assert {"query_volume=head", "user_history=returning", "cold_item=warm"} <= set(segs)
