@@ -159,8 +159,19 @@ def publish_cause(timings: list[dict[str, Any]], keys: int, ref_s: float) -> str
             f"MSETs {max(x['send_s'] for x in tasks):.2f} s, waiting for its own reads "
             f"{max(x['idle_s'] for x in tasks):.2f} s; reading + encoding in a thread "
             f"{max(x['read_encode_s'] for x in tasks):.2f} s) and Spark's job start and finish "
-            f"{max(t['lists_s'] - task_s, 0):.2f} s; redis-cli --pipe streams the prebuilt buffer "
-            f"in {ref_s:.2f} s with the server alone on a core")
+            f"{max(t['lists_s'] - task_s, 0):.2f} s; {_cpu_split(t)}redis-cli --pipe streams the "
+            f"prebuilt buffer in {ref_s:.2f} s with the server alone on a core")
+
+
+def _cpu_split(t: dict[str, Any]) -> str:
+    """'CPU during the job: ...; ' from the publisher's own accounting (empty if not recorded)."""
+    cpu = t.get("cpu_s") or {}
+    tasks = [x["cpu_s"] for x in t.get("tasks") or [] if "cpu_s" in x]
+    if not cpu and not tasks:
+        return ""
+    parts = [f"writer tasks {' + '.join(f'{x:.2f}' for x in tasks)}"] if tasks else []
+    parts += [f"{k.replace('_', ' ')} {v:.2f}" for k, v in cpu.items()]
+    return f"CPU seconds used during the job on {os.cpu_count()} cores: {', '.join(parts)}; "
 
 
 def memory(b: Bench, r: Any, keys: int, nbytes: int, growth: int | None) -> None:

@@ -169,7 +169,7 @@ def run(ctx: JobContext) -> None:
         versions.register(r, version, {"run_date": run_date.isoformat(), "inputs": inputs})
         r.sadd(K.instock_key(version), K.INSTOCK_SENTINEL)
         with rec.stage("write"):
-            reported = _write(ctx.spark, files, catalog, params, version, conf)
+            reported = _write(ctx.spark, files, catalog, params, version, conf, r)
             rec.info["write"] = reported
             versions.refresh_lock(r, token, conf.lock_ttl_s)
             fb_cats = by.get("fallback", {}).get("fb_ids") or []
@@ -254,8 +254,43 @@ def file_bins(files: dict[str, TableFiles], n: int) -> list[list[tuple[str, str]
     return bins
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) process ``pid`` has used so far, from Linux's
+    /proc; None where that cannot be read (another OS, another host)."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def redis_cpu_s(r: Any) -> float | None:
+    """CPU seconds the Redis server has used so far (INFO cpu: main and background threads)."""
+    try:
+        info = r.info("cpu")
+        return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+    except Exception:  # noqa: BLE001 - a server that hides INFO (managed Redis): no figure
+        return None
+
+
 def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params: Any, version: str,
-           conf: Any) -> dict[str, Any]:
+           conf: Any, r: Any = None) -> dict[str, Any]:
+    # CPU used while the lists are written, by who: the driver JVM (in local mode it also runs
+    # the executors; with JIT compilation and GC it can take more CPU than our writers), Redis,
+    # each writer task (in the task). A 2-core box is shared by all three.
+    try:
+        jvm_pid: int | None = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+    except Exception:  # noqa: BLE001 - no py4j gateway to ask: no JVM figure
+        jvm_pid = None
+
+    def sample() -> tuple[float | None, float | None]:
+        return (process_cpu_s(jvm_pid) if jvm_pid else None,
+                redis_cpu_s(r) if r is not None else None)
+
+    cpu0 = sample()
     t0 = time.monotonic()
     # the checks above read the lists through Spark; the writers read the same table versions'
     # Parquet files themselves (one row per file), so no list crosses from the JVM to Python.
@@ -271,6 +306,8 @@ def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params:
             file_list_writer(files, params, version, conf.batch_size, conf.batch_sleep_s)
         ).collect()
     t_lists = time.monotonic() - t0
+    cpu = {name: round(b - a, 3) for name, a, b in zip(("driver_jvm", "redis"), cpu0, sample())
+           if a is not None and b is not None}
     if catalog.rdd.getNumPartitions() > cores:
         catalog = catalog.coalesce(cores)
     rows = out_rows + catalog.mapInArrow(catalog_writer(params, version, conf.batch_size),
@@ -280,7 +317,8 @@ def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params:
     for row in rows:
         if row["kind"] == TASK_KIND:
             tasks.append({"lists": row["keys"], "read_encode_s": row["prep_ms"] / 1000,
-                          "send_s": row["send_ms"] / 1000, "idle_s": row["idle_ms"] / 1000})
+                          "send_s": row["send_ms"] / 1000, "idle_s": row["idle_ms"] / 1000,
+                          "cpu_s": row["cpu_ms"] / 1000})
             continue
         a = out.setdefault(row["kind"], {"keys": 0, "bytes": 0, "max_len": 0})
         a["keys"] += row["keys"]
@@ -288,10 +326,13 @@ def _write(spark: Any, files: dict[str, TableFiles], catalog: DataFrame, params:
         a["max_len"] = max(a["max_len"], row["max_len"])
     n = sum(v["keys"] for k, v in out.items() if k in LIST_TABLES)
     out["_timing"] = {"lists_s": round(t_lists, 3), "keys_per_s": round(n / max(t_lists, 1e-9)),
-                      "tasks": tasks}
-    log.info("lists written: %d keys in %.2fs by %d task(s) (read+encode %s s, send %s s)", n,
-             t_lists, len(tasks), "/".join(f"{t['read_encode_s']:.2f}" for t in tasks),
-             "/".join(f"{t['send_s']:.2f}" for t in tasks))
+                      "tasks": tasks, "cpu_s": cpu}
+    log.info("lists written: %d keys in %.2fs by %d task(s) (read+encode %s s, send %s s; CPU s: "
+             "tasks %s%s)", n, t_lists, len(tasks),
+             "/".join(f"{t['read_encode_s']:.2f}" for t in tasks),
+             "/".join(f"{t['send_s']:.2f}" for t in tasks),
+             "/".join(f"{t['cpu_s']:.2f}" for t in tasks),
+             "".join(f", {k} {v:.2f}" for k, v in cpu.items()))
     return out
 
 

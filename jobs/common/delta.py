@@ -152,19 +152,35 @@ class Derived:
     fields: tuple[pa.Field, ...]
     fn: Callable[[pa.RecordBatch], Sequence[pa.Array]]
     uncompressed: bool = False  # store them without snappy (e.g. values read far more than written)
+    # a Parquet encoding for them instead of dictionary-then-PLAIN, e.g. DELTA_LENGTH_BYTE_ARRAY for
+    # large binary values read in bulk: all lengths, then one contiguous block of bytes
+    encoding: str | None = None
 
 
-def _compression(schema: pa.Schema, uncompressed: Sequence[str]) -> str | dict[str, str]:
-    """snappy, or per Parquet leaf column: none for the top-level columns ``uncompressed``."""
-    if not uncompressed:
-        return "snappy"
+def _leaf_paths(schema: pa.Schema) -> list[str]:
     import pyarrow.parquet as pq
 
     buf = pa.BufferOutputStream()
     pq.write_table(schema.empty_table(), buf)  # the leaf paths exactly as the writer names them
     md = pq.read_metadata(pa.BufferReader(buf.getvalue()))
-    paths = [md.schema.column(i).path for i in range(md.num_columns)]
-    return {p: "none" if p.split(".", 1)[0] in uncompressed else "snappy" for p in paths}
+    return [md.schema.column(i).path for i in range(md.num_columns)]
+
+
+def parquet_options(schema: pa.Schema, derived: Derived | None = None) -> dict[str, Any]:
+    """pyarrow.parquet.write_table options: snappy and dictionary encoding (pyarrow's defaults)
+    everywhere, except the leaves of ``derived``'s columns: no compression if it says
+    ``uncompressed``, its ``encoding`` (and no dictionary) if it names one."""
+    if derived is None or not (derived.uncompressed or derived.encoding):
+        return {"compression": "snappy"}
+    own = {f.name for f in derived.fields}
+    paths = _leaf_paths(schema)
+    mine = [p for p in paths if p.split(".", 1)[0] in own]
+    opts: dict[str, Any] = {"compression": {p: "none" if p in mine and derived.uncompressed
+                                            else "snappy" for p in paths}}
+    if derived.encoding:
+        opts["use_dictionary"] = [p for p in paths if p not in mine]
+        opts["column_encoding"] = {p: derived.encoding for p in mine}
+    return opts
 
 
 # --------------------------------------------------------------------------- task side
@@ -183,8 +199,7 @@ def _file_writer(root: str, opts: dict[str, str], data_schema: pa.Schema,
         buffered: dict[tuple, int] = {}
         out: list[dict[str, Any]] = []
         seq = [0]
-        compression = _compression(data_schema, [f.name for f in derived.fields]
-                                   if derived is not None and derived.uncompressed else [])
+        options = parquet_options(data_schema, derived)
 
         def flush(key: tuple) -> None:
             parts = buffers.pop(key, [])
@@ -201,7 +216,7 @@ def _file_writer(root: str, opts: dict[str, str], data_schema: pa.Schema,
             full = f"{base}/{rel}"
             if sub:
                 fs.create_dir(f"{base}/{sub}", recursive=True)
-            pq.write_table(tbl, full, filesystem=fs, compression=compression,
+            pq.write_table(tbl, full, filesystem=fs, **options,
                            coerce_timestamps="us", allow_truncated_timestamps=False)
             size = fs.get_file_info(full).size
             out.append({"path": rel, "size": size, "partition_values": json.dumps(pvals),

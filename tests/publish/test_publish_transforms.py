@@ -42,3 +42,27 @@ def test_list_stats_counts_every_problem(spark):
 def test_category_leaves():
     assert category_leaves(["b/x/Running-Shoes", "a/y/running shoes", "c/d/pans", "top"]) == {
         "running shoes": "a/y/running shoes", "pans": "c/d/pans", "top": "top"}
+
+
+def test_process_and_redis_cpu_seconds_follow_real_work(redis_server):
+    """The publisher's CPU accounting (who used the box while the lists were written)."""
+    import os
+    import time
+
+    import redis
+
+    from jobs.publish import process_cpu_s, redis_cpu_s
+
+    before = process_cpu_s(os.getpid())
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.3:  # burn 0.3 s of this process's CPU
+        sum(range(1000))
+    assert before is not None and 0.2 <= process_cpu_s(os.getpid()) - before <= 2.0
+    assert process_cpu_s(2**22 + 12345) is None  # no such process: no figure, no error
+    r = redis.Redis.from_url(redis_server)
+    r0 = redis_cpu_s(r)
+    r.set("cpu-test", b"x" * 1000)
+    for _ in range(3):
+        assert len(r.mget(["cpu-test"] * 20_000)) == 20_000  # ~20 MB of replies to build
+    assert r0 is not None and redis_cpu_s(r) > r0
+    r.delete("cpu-test")

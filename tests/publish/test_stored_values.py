@@ -155,12 +155,41 @@ def test_topk_writes_the_value_uncompressed_and_readers_see_the_contract(lakes, 
     tf = table_files(cfgs["stored"], "topk_user", filters=[(C.RUN_DATE, "=", D)])
     with tf.open(tf.paths[0]) as fh:
         md = pq.ParquetFile(fh).metadata
-        comp = {md.row_group(0).column(i).path_in_schema: md.row_group(0).column(i).compression
+        cols = {md.row_group(0).column(i).path_in_schema: md.row_group(0).column(i)
                 for i in range(md.num_columns)}
-    assert comp.pop(C.SERVING_VALUE) == "UNCOMPRESSED" and set(comp.values()) == {"SNAPPY"}
+    value = cols.pop(C.SERVING_VALUE)
+    assert value.compression == "UNCOMPRESSED" and {c.compression for c in cols.values()} == {"SNAPPY"}
+    # its values back to back (no dictionary, no PLAIN); the other columns keep pyarrow's defaults
+    assert "DELTA_LENGTH_BYTE_ARRAY" in value.encodings and "PLAIN_DICTIONARY" not in value.encodings
+    assert "RLE_DICTIONARY" in cols[C.SOURCE].encodings
     assert all(tf.sizes) and len(tf.sizes) == len(tf.paths)
     with pytest.raises(ValueError, match="already in the data"):
         write_table_result(df, cfgs["stored"], "topk_user", mode="replace", derived=serving_value())
+
+
+def test_other_readers_get_the_same_stored_bytes(lakes, spark):
+    """DELTA_LENGTH_BYTE_ARRAY is a Parquet v2 encoding: Spark's reader, delta-rs, Polars and
+    DuckDB (on the table's current files) must all return the very bytes the writer stored."""
+    import duckdb
+    import polars as pl
+    from deltalake import DeltaTable
+
+    from jobs.common.tables import table_path
+
+    cfg = lakes[0]["stored"]
+    path = table_path(cfg, "topk_user")
+    rows = read_table(spark, cfg, "topk_user", filters=[(C.RUN_DATE, "=", D)]).collect()
+    want = {r[C.ENTITY_ID]: bytes(r[C.SERVING_VALUE]) for r in rows}
+    assert len(want) == 6 and all(codec.decode(v)[0] == "personalized" for v in want.values())
+    rs = DeltaTable(path).to_pyarrow_table(columns=[C.ENTITY_ID, C.SERVING_VALUE]).to_pylist()
+    pol = pl.read_delta(path).select(C.ENTITY_ID, C.SERVING_VALUE).to_dicts()
+    tf = table_files(cfg, "topk_user", filters=[(C.RUN_DATE, "=", D)])
+    files = ", ".join(f"'{path}/{p}'" for p in tf.paths)
+    duck = duckdb.sql(f"select {C.ENTITY_ID}, {C.SERVING_VALUE} from read_parquet([{files}])").fetchall()
+    for name, got in (("delta-rs", {r[C.ENTITY_ID]: r[C.SERVING_VALUE] for r in rs}),
+                      ("polars", {r[C.ENTITY_ID]: r[C.SERVING_VALUE] for r in pol}),
+                      ("duckdb", {e: bytes(v) for e, v in duck})):
+        assert got == want, name
 
 
 def test_publish_streams_stored_values_byte_for_byte(lakes, spark):
@@ -179,6 +208,9 @@ def test_publish_streams_stored_values_byte_for_byte(lakes, spark):
     for rec in (rec_plain, rec_stored):
         tasks = rec.info["write"]["_timing"]["tasks"]
         assert sum(t["lists"] for t in tasks) == 12 and all(t["send_s"] >= 0 for t in tasks)
+        # who used the CPU while the lists were written: every writer task, the JVM, Redis
+        assert all(t["cpu_s"] >= 0 for t in tasks)
+        assert set(rec.info["write"]["_timing"]["cpu_s"]) == {"driver_jvm", "redis"}
 
 
 def test_a_stored_value_that_differs_from_items_is_caught_and_never_served(lakes, spark):

@@ -138,10 +138,15 @@ def test_spark_deltalake_duckdb_polars_read_the_same_rows(spark, lake):
             C.RUN_DATE: pdf[C.RUN_DATE].astype(str).str[:10],
             C.GENERATED_AT: pd.to_datetime(pdf[C.GENERATED_AT], utc=True).astype(str),
             C.ITEMS: [str([(int(x[C.RANK]), x[C.ITEM_ID], float(x[C.SCORE])) for x in v])
-                      for v in pdf[C.ITEMS]]})
+                      for v in pdf[C.ITEMS]],
+            # stored as DELTA_LENGTH_BYTE_ARRAY: every reader must give the very same bytes
+            C.SERVING_VALUE: [bytes(v).hex() for v in pdf[C.SERVING_VALUE]]})
         return out.sort_values(C.ENTITY_ID).reset_index(drop=True)
 
     expected = norm(spark_rows)
     assert len(expected) == 3
+    for row, value in zip(spark_rows.sort_values(C.ENTITY_ID).itertuples(), expected[C.SERVING_VALUE]):
+        assert codec.decode(bytes.fromhex(value))[1] == [x[C.ITEM_ID] for x in
+                                                          sorted(row.items, key=lambda x: x[C.RANK])]
     for other in (rs, pol, duck):
         pd.testing.assert_frame_equal(norm(other), expected)
