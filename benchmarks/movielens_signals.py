@@ -64,6 +64,19 @@ def signals(dataset: Path, s: MovieLensSettings, seed: int = 0) -> dict[str, Any
     out: dict[str, list[float]] = {}
     who = {"groups": 0, "first_day": 0, "history": []}
     by_user = {u: g.sort_values("timestamp") for u, g in r.groupby("userId")}
+    cache: dict[Any, dict[str, Any]] = {}
+
+    def as_of(d: Any) -> dict[str, Any]:
+        """Per-film counts and mean rating of the ratings before day d (groups share days)."""
+        if d not in cache:
+            prior = r[r["d"] < d]
+            out_d = {f"popularity_{w}d": prior[prior["d"] >= d - pd.Timedelta(days=w)]
+                     .groupby("movieId").size() for w in (30, 90, 365)}
+            out_d["popularity_all"] = prior.groupby("movieId").size()
+            out_d["mean_rating"] = prior.groupby("movieId")["rating"].mean()
+            cache[d] = out_d
+        return cache[d]
+
     for (u, d), day in r[r["d"] >= test_start].groupby(["userId", "d"]):
         hist = by_user[u][by_user[u]["d"] < d]
         seen = set(hist["movieId"])
@@ -75,7 +88,7 @@ def signals(dataset: Path, s: MovieLensSettings, seed: int = 0) -> dict[str, Any
         who["groups"] += 1
         who["first_day"] += int(hist.empty)
         who["history"].append(len(hist))
-        prior = r[r["d"] < d]
+        per_item = as_of(d)
         pop = np.array([pop_train.get(m, 0) for m in cm], float)
         tie = 1e-6 * pop  # other signals break their ties by popularity
 
@@ -83,18 +96,14 @@ def signals(dataset: Path, s: MovieLensSettings, seed: int = 0) -> dict[str, Any
             out.setdefault(name, []).append(ndcg_at_k(y, score, 10))
 
         add("popularity", pop)
-        for w in (30, 90, 365):
-            recent = prior[prior["d"] >= d - pd.Timedelta(days=w)].groupby("movieId").size()
-            add(f"popularity_{w}d", np.array([recent.get(m, 0) for m in cm], float) + tie)
-        allp = prior.groupby("movieId").size()
-        add("popularity_all", np.array([allp.get(m, 0) for m in cm], float) + tie)
+        for name in ("popularity_30d", "popularity_90d", "popularity_365d", "popularity_all"):
+            add(name, np.array([per_item[name].get(m, 0) for m in cm], float) + tie)
         cols = np.array([pos_of[m] for m in cm])
         hist_idx = hist["movieId"].map(col).to_numpy()
         for name, h in (("itemknn", hist_idx), ("itemknn_last50", hist_idx[-50:]),
                         ("itemknn_last10", hist_idx[-10:])):
             add(name, (sim[h][:, cols].sum(0) if len(h) else np.zeros(len(cm))) + tie)
-        mean = prior.groupby("movieId")["rating"].mean()
-        add("mean_rating", np.array([mean.get(m, 0.0) for m in cm]) + tie)
+        add("mean_rating", np.array([per_item["mean_rating"].get(m, 0.0) for m in cm]) + tie)
         add("random", rng.random(len(cm)))
     hist_n = np.array(who["history"])
     ndcg = {k: round(float(np.mean(v)), 4) for k, v in out.items()}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import secrets
 import sys
 import time
@@ -257,8 +258,6 @@ def file_bins(files: dict[str, TableFiles], n: int) -> list[list[tuple[str, str]
 def process_cpu_s(pid: int) -> float | None:
     """CPU seconds (user + system, all threads) process ``pid`` has used so far, from Linux's
     /proc; None where that cannot be read (another OS, another host)."""
-    import os
-
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()

@@ -8,6 +8,7 @@ hand: the command buffer is packed here). Each task yields one small stats row, 
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -366,8 +367,6 @@ def file_list_writer(files: dict[str, Any], params: RedisParams, version: str, b
                         [pa.array([kind] * rb.num_rows, pa.string()), *rb.columns], names=names)
 
     def write(bins: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        import os
-
         pairs = [(str(kind), str(rel)) for b in bins for kind, rel in b]
         timing: dict[str, float] = {}
         c0 = os.times()
