@@ -48,8 +48,8 @@ cosine (the 20 / 50 / 200 nearest users) scores 0.095 / 0.094 / 0.090, popularit
 0.101, release year 0.082, and the best signal, popularity weighted by the user's genre shares,
 0.114 (1.09x; 1.04x over all groups). 1.5x overall would need 0.223 on the returning users'
 groups (first-day groups have no history to personalise with): 2.1x popularity, where the best
-signal reaches 1.09x. An earlier pandas prototype that gave the
-model co-rating features on top of these families reached ~1.1x popularity. A plausible reading
+signal reaches 1.09x. An earlier pandas prototype that gave the model co-rating features on
+top of these families reached ~1.1x popularity. A plausible reading
 (not verified): on a given day users rate the popular films they have not rated yet, the ones
 MovieLens puts in front of them. Either way, 1.5x over popularity on a strict global time split
 is not in reach with these signals.
@@ -65,7 +65,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from jobs.common import columns as C
 
@@ -402,16 +402,30 @@ def summary_lines(res: MovieLensResult) -> list[str]:
             f"  time {res.timings_s}"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.movielens", description=__doc__,
+def dataset_args(module: str, doc: str | None, argv: list[str] | None,
+                 extra: Callable[[argparse.ArgumentParser], Any] | None = None
+                 ) -> argparse.Namespace | None:
+    """The MovieLens scripts' command line: ``--dataset``, ``--out`` (default
+    ``benchmarks/results/<module>.json``) and ``extra``'s arguments; None (after a one-line error)
+    when the dataset has no ratings.csv."""
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{module}", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
-    p.add_argument("--candidates", type=int, default=MovieLensSettings.candidates)
+    if extra:
+        extra(p)
     p.add_argument("--out", type=Path,
-                   default=Path(__file__).resolve().parent / "results" / "movielens.json")
+                   default=Path(__file__).resolve().parent / "results" / f"{module}.json")
     ns = p.parse_args(argv)
     if not (ns.dataset / "ratings.csv").exists():
-        print(f"benchmarks.movielens: {ns.dataset}/ratings.csv not found", file=sys.stderr)
+        print(f"benchmarks.{module}: {ns.dataset}/ratings.csv not found", file=sys.stderr)
+        return None
+    return ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = dataset_args("movielens", __doc__, argv, lambda p: p.add_argument(
+        "--candidates", type=int, default=MovieLensSettings.candidates))
+    if ns is None:
         return 2
     from jobs.common.config import load_config
     from jobs.common.spark import get_spark

@@ -27,7 +27,6 @@ Results in ``benchmarks/results/movielens_signals.json``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.movielens import DEFAULT_DATASET, MovieLensSettings
+from benchmarks.movielens import MovieLensSettings, dataset_args
 from jobs.metrics import ndcg_at_k
 
 
@@ -169,14 +168,8 @@ def _films(dataset: Path, col: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.movielens_signals", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
-    p.add_argument("--out", type=Path,
-                   default=Path(__file__).resolve().parent / "results" / "movielens_signals.json")
-    ns = p.parse_args(argv)
-    if not (ns.dataset / "ratings.csv").exists():
-        print(f"benchmarks.movielens_signals: {ns.dataset}/ratings.csv not found", file=sys.stderr)
+    ns = dataset_args("movielens_signals", __doc__, argv)
+    if ns is None:
         return 2
     res = signals(ns.dataset, MovieLensSettings())
     ns.out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'signal':<18} NDCG@10 all groups / returning users' groups")
     for k, v in res["ndcg@10"].items():
         print(f"  {k:<18} {v:.4f} / {ret[k]:.4f}")
-    print(f"  popularity on first-day groups: {res['popularity_first_day']:.4f}")
+    if res["popularity_first_day"] is not None:
+        print(f"  popularity on first-day groups: {res['popularity_first_day']:.4f}")
     print(f"  best signal / popularity: {res['best_over_popularity']:.3f} over all groups, "
           f"{res['best_over_popularity_returning']:.3f} over returning users' groups")
     return 0

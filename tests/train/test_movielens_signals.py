@@ -4,17 +4,30 @@ itself, and its finding (no signal comes near 1.5x popularity on the returning u
 still holds."""
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+
 import pytest
 
-from benchmarks.movielens import MovieLensSettings
-from benchmarks.movielens_signals import main, signals
+from benchmarks.movielens_signals import main
 
 HISTORY_SIGNALS = ("userknn20", "userknn50", "userknn200", "pop+userknn50", "genre_x_pop")
 
 
 @pytest.fixture(scope="module")
-def res(shared_datasets):
-    return signals(shared_datasets / "movielens_small", MovieLensSettings())
+def cli(shared_datasets, tmp_path_factory):
+    """One run of the command line (the analysis takes ~6 s): its exit code, figures and output."""
+    out = tmp_path_factory.mktemp("signals") / "signals.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        rc = main(["--dataset", str(shared_datasets / "movielens_small"), "--out", str(out)])
+    return rc, json.loads(out.read_text()), printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def res(cli):
+    return cli[1]
 
 
 def test_groups_and_segments_add_up(res):
@@ -45,9 +58,10 @@ def test_no_signal_is_near_the_issue_target(res):
     assert res["best_over_popularity"] < 1.5
 
 
-def test_cli_writes_the_figures(shared_datasets, tmp_path, capsys):
-    out = tmp_path / "signals.json"
-    assert main(["--dataset", str(shared_datasets / "movielens_small"), "--out", str(out)]) == 0
-    assert '"ndcg@10_returning"' in out.read_text()
-    assert "over returning users' groups" in capsys.readouterr().out
-    assert main(["--dataset", str(tmp_path), "--out", str(out)]) == 2  # no ratings.csv
+def test_cli_writes_the_figures(cli, res, tmp_path):
+    rc, _, printed = cli
+    assert rc == 0 and res["test_groups"] > 0
+    assert f"MovieLens test groups: {res['test_groups']}" in printed
+    assert "over returning users' groups" in printed
+    assert main(["--dataset", str(tmp_path), "--out", str(tmp_path / "x.json")]) == 2  # no ratings
+    assert not (tmp_path / "x.json").exists()
