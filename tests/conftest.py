@@ -22,6 +22,8 @@ os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 from jobs.common.spark import numpy2_compat  # noqa: E402  (before any pyspark.testing import)
 
 numpy2_compat()
+from tests.sparkjvm import LiveSpark, SparkJVM, death_report  # noqa: E402
+
 os.environ.pop("REDIS_URL", None) if os.environ.get("RANKLAKE_TEST_EXTERNAL_REDIS") != "1" else None
 
 
@@ -41,20 +43,52 @@ def cfg():
     return load_config("test")
 
 
+_JVM: SparkJVM | None = None  # this worker's Spark session, once a test asked for it
+
+
 @pytest.fixture(scope="session")
-def spark(cfg):
+def spark_jvm(cfg):
+    """The worker's one Spark session and its JVM's health (tests/sparkjvm.py)."""
+    global _JVM
     from jobs.common.spark import get_spark
 
-    session = get_spark(cfg, "ranklake-tests")
-    yield session
-    session.stop()
+    _JVM = SparkJVM(lambda: get_spark(cfg, "ranklake-tests"))
+    yield _JVM
+    _JVM.stop()
+    _JVM = None
+
+
+@pytest.fixture(scope="session")
+def spark(spark_jvm):
+    """The session (a LiveSpark: after a JVM restart it is the new JVM's session)."""
+    spark_jvm.get()
+    return LiveSpark(spark_jvm)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A JVM that died since the last test is reported and replaced before this one starts (also
+    for tests that reach Spark through an in-process CLI without asking for the fixture)."""
+    if _JVM is not None:
+        _JVM.ensure_alive(f"before {item.nodeid}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A JVM that died during a test: the diagnosis goes into that test's report."""
+    outcome = yield
+    if _JVM is not None and call.when == "call":
+        code = _JVM.exit_code()
+        if code is not None:
+            outcome.get_result().sections.append(
+                ("Spark JVM", death_report(_JVM._proc().pid, code, f"after {item.nodeid}")))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _release_spark_cache(request):
     """The Spark session lives for the whole suite: drop what a test module cached."""
     yield
-    if "spark" in request.fixturenames:
+    if "spark" in request.fixturenames and _JVM is not None and _JVM.exit_code() is None:
         request.getfixturevalue("spark").catalog.clearCache()
 
 
