@@ -81,7 +81,7 @@ def pytest_runtest_makereport(item, call):
         code = _JVM.exit_code()
         if code is not None:
             outcome.get_result().sections.append(
-                ("Spark JVM", death_report(_JVM._proc().pid, code, f"after {item.nodeid}")))
+                ("Spark JVM", death_report(_JVM.pid(), code, f"after {item.nodeid}")))
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -107,7 +107,6 @@ class SparkJVM:
     def __init__(self, start: Callable[[], Any]) -> None:
         self._start = start
         self.session: Any = None
-        self.deaths: list[str] = []
 
     def get(self) -> Any:
         if self.session is None:
@@ -120,13 +119,16 @@ class SparkJVM:
 
         return getattr(SparkContext._gateway, "proc", None)
 
+    def _started_proc(self) -> Any:
+        return self._proc() if self.session is not None else None
+
     def pid(self) -> int | None:
-        p = self._proc() if self.session is not None else None
+        p = self._started_proc()
         return None if p is None else p.pid
 
     def exit_code(self) -> int | None:
         """None while the JVM runs (or before it was started); its exit code once it is gone."""
-        p = self._proc() if self.session is not None else None
+        p = self._started_proc()
         return None if p is None else p.poll()
 
     def refuses_connections(self) -> str | None:
@@ -143,25 +145,25 @@ class SparkJVM:
             socket.create_connection((getattr(params, "address", "127.0.0.1"), port), timeout=5).close()
             return None
         except OSError as e:
-            pid = self._proc().pid
-            counts = {d: len(os.listdir(f"/proc/{pid}/{d}")) if os.path.isdir(f"/proc/{pid}/{d}")
-                      else "?" for d in ("fd", "task")}
+            pid = self.pid()
+            fds, threads = (len(os.listdir(f"/proc/{pid}/{d}")) for d in ("fd", "task"))
             return (f"the Spark driver JVM (pid {pid}) runs but its gateway port {port} refuses "
-                    f"connections ({e}); it has {counts['fd']} open files and {counts['task']} threads")
+                    f"connections ({e}); it has {fds} open files and {threads} threads")
 
     def ensure_alive(self, where: str, expected: bool = False) -> str | None:
         """If the JVM is gone (or its gateway is): the diagnosis (also a warning unless
         ``expected``), and a new session."""
+        if self.session is None:
+            return None
         code = self.exit_code()
-        deaf = self.refuses_connections() if code is None and self.session is not None else None
+        deaf = self.refuses_connections() if code is None else None
         if code is None and deaf is None:
             return None
-        pid = self._proc().pid
+        pid = self.pid()
         if deaf is not None:
             os.kill(pid, signal.SIGKILL)
             code = self._proc().wait(30)
         report = (deaf + "; killed it\n" if deaf else "") + death_report(pid, code, where)
-        self.deaths.append(report)
         if not expected:
             warnings.warn(SparkJVMDied(report + "\na new Spark session was started"), stacklevel=2)
         acc = getattr(self.session.sparkContext, "_accumulatorServer", None)
